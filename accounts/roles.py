@@ -1,0 +1,47 @@
+"""What each staff role may do, as Django permission names ("app_label.codename").
+
+Named as strings so that accounts imports no other app. Which rows a permission reaches
+(the brand for HQ, the assigned stores for store staff) is decided by the owning app's
+selectors; this map only says which kinds of rows and actions.
+"""
+
+from .models import Role
+
+
+def _crud(model: str, *actions: str) -> set[str]:
+    app, name = model.split(".")
+    return {f"{app}.{action}_{name}" for action in actions}
+
+
+_MENU = ["stores.menucategory", "stores.dish", "stores.optiongroup", "stores.option"]
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.HQ_MANAGER: frozenset(
+        _crud("stores.brand", "view", "change")
+        | _crud("stores.store", "view", "add", "change")
+        | _crud("stores.openinghours", "view", "add", "change", "delete")
+        | set().union(*(_crud(m, "view", "add", "change", "delete") for m in _MENU))
+        | _crud("stores.storedishoverride", "view", "add", "change", "delete")
+        | _crud("stores.staffassignment", "view")
+        | _crud("stores.tag", "view")
+        | _crud("stores.allergen", "view")
+        | _crud("audit.auditevent", "view")
+    ),
+    Role.STORE_MANAGER: frozenset(
+        _crud("stores.store", "view", "change")
+        | _crud("stores.openinghours", "view", "add", "change", "delete")
+        | set().union(*(_crud(m, "view") for m in _MENU))
+        | _crud("stores.storedishoverride", "view", "add", "change")
+    ),
+    Role.KITCHEN_STAFF: frozenset(
+        _crud("stores.store", "view")
+        | _crud("stores.dish", "view")
+        | _crud("stores.storedishoverride", "view", "change")
+    ),
+    Role.CANTEEN_STAFF: frozenset(),
+    Role.CUSTOMER: frozenset(),
+}
+
+
+def permissions_for_role(role: str) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role, frozenset())

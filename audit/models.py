@@ -1,0 +1,91 @@
+"""Append-only, hash-chained audit events.
+
+Events are chained per brand (``chain`` = "brand:<id>", or "global" for acts outside any
+brand), so that money acts of different brands never wait on one lock. Each event's
+``hash`` is SHA-256 over the previous event's hash and the canonical JSON of its own
+fields; ``manage.py verify_audit`` walks every chain. Rows cannot be updated or deleted
+through the ORM (and, on PostgreSQL, a trigger refuses it in SQL too).
+"""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class AuditImmutableError(Exception):
+    """Raised on any attempt to change or remove an audit event."""
+
+
+class ActorType(models.TextChoices):
+    USER = "user", _("User")
+    SYSTEM = "system", _("System")
+    TASK = "task", _("Task")
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditImmutableError("Audit events cannot be updated.")
+
+    def delete(self):
+        raise AuditImmutableError("Audit events cannot be deleted.")
+
+    def bulk_update(self, *args, **kwargs):
+        raise AuditImmutableError("Audit events cannot be updated.")
+
+
+class AuditChain(models.Model):
+    """The head of one hash chain; locked while an event is appended to it."""
+
+    key = models.CharField(max_length=40, unique=True)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta:
+        verbose_name = _("audit chain")
+        verbose_name_plural = _("audit chains")
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.last_seq}"
+
+
+class AuditEvent(models.Model):
+    chain = models.CharField(_("chain"), max_length=40)
+    seq = models.PositiveBigIntegerField(_("sequence"))
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor_type = models.CharField(_("actor type"), max_length=10, choices=ActorType.choices)
+    # Plain values, not foreign keys: deleting a user must never touch the audit trail.
+    actor_id = models.BigIntegerField(_("actor id"), null=True, blank=True)
+    actor_repr = models.CharField(_("actor"), max_length=150, blank=True)
+    brand_id = models.BigIntegerField(_("brand id"), null=True, blank=True, db_index=True)
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=80, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2, null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_unique_chain_seq"),
+        ]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_repr or self.object_id} ({self.chain}#{self.seq})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise AuditImmutableError("Audit events cannot be updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutableError("Audit events cannot be deleted.")

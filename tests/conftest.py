@@ -1,0 +1,53 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts import sms
+from accounts.models import Role
+from tests.accounts.factories import StaffFactory, UserFactory
+from tests.stores.factories import BrandFactory, StaffAssignmentFactory, StoreFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_sms_outbox():
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def brand(db):
+    return BrandFactory(code="acme", name="阿可美")
+
+
+@pytest.fixture
+def other_brand(db):
+    return BrandFactory(code="rival", name="对手")
+
+
+@pytest.fixture
+def store(brand):
+    return StoreFactory(brand=brand, code="SH001")
+
+
+@pytest.fixture
+def customer(db):
+    return UserFactory(phone="13800000001", name="顾客")
+
+
+@pytest.fixture
+def hq_manager(brand):
+    user = StaffFactory(phone="13700000001", role=Role.HQ_MANAGER)
+    StaffAssignmentFactory(user=user, brand=brand)
+    return user
+
+
+@pytest.fixture
+def store_manager(store):
+    user = StaffFactory(phone="13700000002", role=Role.STORE_MANAGER)
+    StaffAssignmentFactory(user=user, brand=store.brand, stores=[store])
+    return user

@@ -1,0 +1,98 @@
+from decimal import Decimal
+
+import factory
+
+from stores.models import Brand, Dish, MenuCategory, Option, OptionGroup, StaffAssignment, Store, StoreDishOverride
+
+
+class BrandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Brand
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"brand{n}")
+    name = factory.Sequence(lambda n: f"品牌{n}")
+
+
+class StoreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Store
+
+    brand = factory.SubFactory(BrandFactory)
+    code = factory.Sequence(lambda n: f"S{n:04d}")
+    name = factory.Sequence(lambda n: f"门店{n}")
+    city = "上海"
+    district = "黄浦区"
+    address = "南京东路 1 号"
+    latitude = Decimal("31.230400")
+    longitude = Decimal("121.473700")
+
+
+class MenuCategoryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MenuCategory
+
+    brand = factory.SubFactory(BrandFactory)
+    code = factory.Sequence(lambda n: f"cat{n}")
+    name_zh = factory.Sequence(lambda n: f"分类{n}")
+    name_en = factory.Sequence(lambda n: f"Category {n}")
+
+
+class DishFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dish
+
+    brand = factory.SubFactory(BrandFactory)
+    category = factory.SubFactory(MenuCategoryFactory, brand=factory.SelfAttribute("..brand"))
+    code = factory.Sequence(lambda n: f"D{n:04d}")
+    name_zh = factory.Sequence(lambda n: f"菜品{n}")
+    name_en = factory.Sequence(lambda n: f"Dish {n}")
+    price = Decimal("28.00")
+    kcal = 520
+    protein_g = Decimal("22.5")
+    fat_g = Decimal("18.0")
+    carbs_g = Decimal("60.0")
+
+
+class OptionGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OptionGroup
+
+    brand = factory.SubFactory(BrandFactory)
+    code = factory.Sequence(lambda n: f"grp{n}")
+    name_zh = "辣度"
+    name_en = "Spice level"
+    min_choices = 1
+    max_choices = 1
+
+
+class OptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Option
+
+    group = factory.SubFactory(OptionGroupFactory)
+    brand = factory.SelfAttribute("group.brand")
+    name_zh = factory.Sequence(lambda n: f"选项{n}")
+    name_en = factory.Sequence(lambda n: f"Option {n}")
+    price_delta = Decimal("0.00")
+
+
+class StoreDishOverrideFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StoreDishOverride
+
+    store = factory.SubFactory(StoreFactory)
+    brand = factory.SelfAttribute("store.brand")
+    dish = factory.SubFactory(DishFactory, brand=factory.SelfAttribute("..store.brand"))
+
+
+class StaffAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffAssignment
+
+    brand = factory.SubFactory(BrandFactory)
+
+    @factory.post_generation
+    def stores(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.stores.set(extracted)
