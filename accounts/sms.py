@@ -36,8 +36,7 @@ class ConsoleSmsBackend(SmsBackend):
     """Development: write the message to the log (the `make run` console)."""
 
     def send(self, phone: str, text: str) -> None:
-        logger.warning("SMS to %s: %s", phone, text)
-        print(f"[SMS to {phone}] {text}", flush=True)  # noqa: T201 - the console is the device
+        logger.warning("[SMS to %s] %s", phone, text)
 
 
 # The in-memory outbox of LocmemSmsBackend, read by tests (cleared per test by conftest).
