@@ -23,6 +23,8 @@ class ActorType(models.TextChoices):
 
 
 class AuditEventQuerySet(models.QuerySet):
+    """Reads only: every bulk write path of the ORM refuses."""
+
     def update(self, **kwargs):
         raise AuditImmutableError("Audit events cannot be updated.")
 
@@ -30,6 +32,12 @@ class AuditEventQuerySet(models.QuerySet):
         raise AuditImmutableError("Audit events cannot be deleted.")
 
     def bulk_update(self, *args, **kwargs):
+        raise AuditImmutableError("Audit events cannot be updated.")
+
+    def bulk_create(self, *args, **kwargs):
+        raise AuditImmutableError("Audit events are appended one at a time by audit.services.audit_record.")
+
+    def update_or_create(self, *args, **kwargs):
         raise AuditImmutableError("Audit events cannot be updated.")
 
 
@@ -74,6 +82,8 @@ class AuditEvent(models.Model):
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-created_at", "-id"]
+        # Related-object machinery uses the base manager: make it the refusing one too.
+        base_manager_name = "objects"
         constraints = [
             models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_unique_chain_seq"),
         ]
@@ -83,8 +93,13 @@ class AuditEvent(models.Model):
         return f"{self.action} {self.object_repr or self.object_id} ({self.chain}#{self.seq})"
 
     def save(self, *args, **kwargs):
-        if self.pk is not None and not self._state.adding:
+        if not self._state.adding:
             raise AuditImmutableError("Audit events cannot be updated.")
+        if kwargs.get("update_fields") is not None or kwargs.get("force_update"):
+            raise AuditImmutableError("Audit events cannot be updated.")
+        # Always an INSERT: an unsaved instance given the pk of an existing row must never
+        # turn into an UPDATE of that row (Django tries UPDATE first when a pk is set).
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -1,57 +1,41 @@
-"""Writing audit events. Every money act and review decision calls ``audit_record``."""
+"""Writing audit events. Every money act and review decision calls ``audit_record``.
 
-import hashlib
-import json
-from datetime import UTC
+Verifying the chains is ``audit_verify`` (in ``audit.verify``, re-exported here).
+"""
+
 from decimal import Decimal
-from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
 
+from .hashing import (
+    GENESIS_HASH,
+    canonical_payload,
+    compute_hash,
+    normalise_amount,
+    normalise_data,
+    normalise_ip,
+    normalise_text,
+)
 from .models import ActorType, AuditChain, AuditEvent
+from .verify import AuditProblem, AuditVerifyResult, audit_verify
 
-GENESIS_HASH = "0" * 64
+__all__ = [
+    "GENESIS_HASH",
+    "AuditProblem",
+    "AuditVerifyResult",
+    "audit_record",
+    "audit_verify",
+    "canonical_payload",
+    "chain_key_for",
+    "compute_hash",
+]
+
+_ACTION_MAX = AuditEvent._meta.get_field("action").max_length
 
 
 def chain_key_for(brand_id: int | None) -> str:
     return f"brand:{brand_id}" if brand_id is not None else "global"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def canonical_payload(event: AuditEvent) -> str:
-    """The canonical JSON of an event's own fields (everything but ``hash``)."""
-    created = event.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    payload = {
-        "chain": event.chain,
-        "seq": event.seq,
-        "created_at": created,
-        "actor_type": event.actor_type,
-        "actor_id": event.actor_id,
-        "actor_repr": event.actor_repr,
-        "brand_id": event.brand_id,
-        "action": event.action,
-        "object_type": event.object_type,
-        "object_id": event.object_id,
-        "object_repr": event.object_repr,
-        "amount": None if event.amount is None else f"{Decimal(event.amount):.2f}",
-        "reason": event.reason,
-        "ip": event.ip,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-    }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256((event.prev_hash + canonical_payload(event)).encode()).hexdigest()
 
 
 def audit_record(
@@ -61,7 +45,7 @@ def audit_record(
     actor_type: str | None = None,
     obj: models.Model | None = None,
     brand_id: int | None = None,
-    amount: Decimal | None = None,
+    amount: Decimal | str | int | None = None,
     reason: str = "",
     ip: str | None = None,
     data: dict | None = None,
@@ -70,41 +54,45 @@ def audit_record(
 
     ``actor`` is a user (or None for the system); ``actor_type`` defaults to "user" when a
     user is given, else "system". ``brand_id`` defaults to ``obj.brand_id`` when present.
+    The chain head row is locked (``select_for_update``) until the surrounding transaction
+    ends, so events of one brand are strictly sequential; brands never wait on each other.
     """
+    if not action or len(action) > _ACTION_MAX:
+        raise ValueError(f"An audit action is a dotted name of 1 to {_ACTION_MAX} characters.")
     if brand_id is None and obj is not None:
         brand_id = getattr(obj, "brand_id", None)
     if actor is not None and getattr(actor, "is_authenticated", False):
         actor_type = actor_type or ActorType.USER
-        actor_id, actor_repr = actor.pk, str(actor)[:150]
+        actor_id, actor_repr = actor.pk, normalise_text(str(actor))[:150]
     else:
         actor_type = actor_type or ActorType.SYSTEM
         actor_id, actor_repr = None, ""
-    # Round-trip through JSON so the hash is computed over exactly what the database keeps.
-    data = json.loads(json.dumps(data or {}, default=_json_default))
+    if actor_type not in ActorType.values:
+        raise ValueError(f"Unknown actor type: {actor_type!r}")
+    # Everything is reduced to the form the database gives back, so that the hash computed
+    # now is the hash ``audit_verify`` recomputes from the stored row.
+    fields = {
+        "created_at": timezone.now(),
+        "actor_type": str(actor_type),
+        "actor_id": actor_id,
+        "actor_repr": actor_repr,
+        "brand_id": brand_id,
+        "action": action,
+        "object_type": obj._meta.label_lower if obj is not None else "",
+        "object_id": str(obj.pk)[:64] if obj is not None and obj.pk is not None else "",
+        "object_repr": normalise_text(str(obj))[:200] if obj is not None else "",
+        "amount": normalise_amount(amount),
+        "reason": normalise_text(reason),
+        "ip": normalise_ip(ip),
+        "data": normalise_data(data or {}),
+    }
     key = chain_key_for(brand_id)
     with transaction.atomic():
         AuditChain.objects.get_or_create(key=key)
         head = AuditChain.objects.select_for_update().get(key=key)
-        event = AuditEvent(
-            chain=key,
-            seq=head.last_seq + 1,
-            created_at=timezone.now(),
-            actor_type=actor_type,
-            actor_id=actor_id,
-            actor_repr=actor_repr,
-            brand_id=brand_id,
-            action=action,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
-            object_repr=str(obj)[:200] if obj is not None else "",
-            amount=None if amount is None else Decimal(amount).quantize(Decimal("0.01")),
-            reason=reason or "",
-            ip=ip or None,
-            data=data,
-            prev_hash=head.last_hash,
-        )
+        event = AuditEvent(chain=key, seq=head.last_seq + 1, prev_hash=head.last_hash, **fields)
         event.hash = compute_hash(event)
-        event.save(force_insert=True)
+        event.save()
         head.last_seq, head.last_hash = event.seq, event.hash
         head.save(update_fields=["last_seq", "last_hash"])
     return event

@@ -6,9 +6,14 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
+from kombu import Connection
 
 logger = logging.getLogger(__name__)
+
+# Brokers that live inside our own process or disk: nothing that can be "down".
+EMBEDDED_BROKERS = ("filesystem://", "memory://")
+BROKER_TIMEOUT_SECONDS = 2
 
 
 def _check_database() -> dict:
@@ -23,15 +28,19 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict | None:
-    """Only when a real broker is configured (the embedded filesystem one cannot be down)."""
+    """Connect to the configured broker once, no retries; None for the embedded ones."""
     url = settings.CELERY_BROKER_URL
-    if not url or url.startswith(("filesystem://", "memory://")):
+    if not url or url.startswith(EMBEDDED_BROKERS):
         return None
-    from kombu import Connection
-
     try:
-        with Connection(url, connect_timeout=2) as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+        with Connection(
+            url,
+            connect_timeout=BROKER_TIMEOUT_SECONDS,
+            transport_options=getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", None) or {},
+            ssl=getattr(settings, "CELERY_BROKER_USE_SSL", None) or False,
+        ) as conn:
+            # max_retries=0: a probe answers now; kombu would otherwise sleep between attempts.
+            conn.ensure_connection(max_retries=0, timeout=BROKER_TIMEOUT_SECONDS)
     except Exception as exc:
         logger.warning("healthz: broker check failed: %s", exc)
         return {"ok": False, "error": exc.__class__.__name__}
@@ -39,8 +48,12 @@ def _check_broker() -> dict | None:
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
+    """200 ``{"status": "ok"}`` when the database (and a real broker, if configured) answer; else 503.
+
+    Only the failing component's exception class is shown, never its message (hosts, credentials).
+    """
     checks = {"database": _check_database()}
     broker = _check_broker()
     if broker is not None:

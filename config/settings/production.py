@@ -1,4 +1,20 @@
-"""Production: PostgreSQL, Redis broker, HTTPS. Refuses to start without its required settings."""
+"""Production: PostgreSQL, Redis broker, HTTPS. Refuses to start without its required settings.
+
+Required environment (no defaults, the process stops with ImproperlyConfigured naming the
+missing one):
+
+- ``DJANGO_SECRET_KEY``: 50+ random characters, e.g.
+  ``python -c 'import secrets; print(secrets.token_urlsafe(60))'``
+- ``DJANGO_ALLOWED_HOSTS``: comma-separated host names, e.g. ``order.example.com,www.example.com``
+- ``DATABASE_URL``: e.g. ``postgres://restaurant:secret@db.internal:5432/restaurant``
+
+Optional: ``DJANGO_CSRF_TRUSTED_ORIGINS``, ``DATABASE_CONN_MAX_AGE`` (60),
+``CELERY_BROKER_URL`` (redis://...), ``DJANGO_SECURE_SSL_REDIRECT`` (true),
+``DJANGO_SECURE_HSTS_SECONDS`` (one year), ``AXES_IPWARE_PROXY_COUNT`` (1), and the rest
+of ``.env.example``. ``manage.py check --deploy --settings=config.settings.production``
+reports no issues with the required variables set. A ``.env`` file in the project root is
+read unless ``DJANGO_READ_DOT_ENV_FILE=false``; the real environment always wins.
+"""
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -9,15 +25,19 @@ DEBUG = False
 
 
 def _required(name: str) -> str:
-    value = env(name, default="")
+    value = env.str(name, default="").strip()
     if not value:
-        raise ImproperlyConfigured(f"{name} must be set in production.")
+        raise ImproperlyConfigured(f"{name} must be set in production (see config/settings/production.py).")
     return value
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
-ALLOWED_HOSTS = [h.strip() for h in _required("DJANGO_ALLOWED_HOSTS").split(",") if h.strip()]
+ALLOWED_HOSTS = [host.strip() for host in _required("DJANGO_ALLOWED_HOSTS").split(",") if host.strip()]
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name at least one host in production.")
 DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
+if not DATABASES["default"].get("ENGINE"):
+    raise ImproperlyConfigured("DATABASE_URL is not a database URL (postgres://user:password@host:5432/name).")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -27,14 +47,22 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# HTTPS behind a proxy (nginx / a load balancer) that sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+# Load balancers probe /healthz/ over plain HTTP inside the network: answer, do not redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# django-axes: the client IP is the one the proxy saw (one proxy hop by default).
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=1)
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]

@@ -28,3 +28,49 @@ def test_healthz_checks_a_configured_broker(client, settings):
     response = client.get("/healthz/")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["ok"] is False
+
+
+@pytest.mark.django_db
+def test_healthz_is_ok_when_a_configured_broker_answers(client, settings):
+    settings.CELERY_BROKER_URL = "redis://broker.internal:6379/0"
+    with mock.patch("config.views.Connection") as connection_class:
+        response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": {"ok": True, "vendor": "postgresql"}, "broker": {"ok": True}},
+    }
+    assert connection_class.call_args.args == ("redis://broker.internal:6379/0",)
+    conn = connection_class.return_value.__enter__.return_value
+    conn.ensure_connection.assert_called_once_with(max_retries=0, timeout=2)
+
+
+@pytest.mark.django_db
+def test_healthz_hides_the_broker_error_message(client, settings):
+    settings.CELERY_BROKER_URL = "redis://:secret-password@broker.internal:6379/0"
+    with mock.patch("config.views.Connection") as connection_class:
+        connection_class.return_value.__enter__.return_value.ensure_connection.side_effect = ConnectionRefusedError(
+            "redis://:secret-password@broker.internal refused"
+        )
+        response = client.get("/healthz/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"] == {"ok": False, "error": "ConnectionRefusedError"}
+    assert b"secret-password" not in response.content
+
+
+@pytest.mark.django_db
+def test_healthz_skips_the_embedded_filesystem_broker(client, settings):
+    settings.CELERY_BROKER_URL = "filesystem://"
+    with mock.patch("config.views.Connection") as connection_class:
+        response = client.get("/healthz/")
+    assert response.status_code == 200
+    assert "broker" not in response.json()["checks"]
+    connection_class.assert_not_called()
+
+
+@pytest.mark.django_db
+def test_healthz_answers_head_probes_and_is_never_cached(client):
+    response = client.head("/healthz/")
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    assert client.post("/healthz/").status_code == 405
