@@ -1,11 +1,14 @@
 """API conventions shared by every app: errors are JSON ``{"code": ..., "detail": ...}``."""
 
+import math
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 
 class DomainError(Exception):
@@ -27,6 +30,17 @@ class DomainError(Exception):
             self.status_code = status_code
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The error body every API view documents (OpenAPI component "Error")."""
+
+    code = serializers.CharField()
+    detail = serializers.JSONField()
+    retry_after = serializers.IntegerField(required=False, help_text="Seconds to wait (429 only).")
+
+    class Meta:
+        ref_name = "Error"
+
+
 def _first_code(detail) -> str:
     if isinstance(detail, dict):
         for value in detail.values():
@@ -37,8 +51,20 @@ def _first_code(detail) -> str:
 
 
 def exception_handler(exc, context):
+    """DRF's handler, with every error rendered as ``{"code": ..., "detail": ...}``.
+
+    ``detail`` is a string, except for validation errors where it keeps DRF's shape
+    (``{field: [messages]}`` or ``[messages]``). A 429 also carries ``retry_after`` (seconds,
+    rounded up) next to DRF's ``Retry-After`` header.
+    """
     if isinstance(exc, DomainError):
-        return Response({"code": exc.code, "detail": str(exc.message)}, status=exc.status_code)
+        set_rollback()
+        response = Response({"code": exc.code, "detail": str(exc.message)}, status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            response.data["retry_after"] = max(1, math.ceil(retry_after))
+            response["Retry-After"] = str(response.data["retry_after"])
+        return response
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=getattr(exc, "message_dict", None) or exc.messages)
     elif isinstance(exc, Http404):
@@ -54,8 +80,15 @@ def exception_handler(exc, context):
         response.data = {"code": code, "detail": exc.detail}
     else:
         detail = getattr(exc, "detail", response.data)
-        code = getattr(detail, "code", None) or getattr(exc, "default_code", "error")
-        response.data = {"code": code, "detail": str(detail)}
-    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS and getattr(exc, "wait", None):
-        response.data["retry_after"] = int(exc.wait)
+        code = getattr(detail, "code", None) or getattr(exc, "default_code", None) or "error"
+        if isinstance(detail, dict | list):
+            code = _first_code(detail) if code == "error" else code
+            response.data = {"code": code, "detail": detail}
+        else:
+            response.data = {"code": code, "detail": str(detail)}
+    if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+        wait = getattr(exc, "wait", None)
+        if wait is not None:
+            response.data["retry_after"] = max(1, math.ceil(wait))
+            response["Retry-After"] = str(response.data["retry_after"])
     return response

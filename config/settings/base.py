@@ -14,7 +14,10 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A .env file in the project root fills in what the real environment does not set.
+# DJANGO_READ_DOT_ENV_FILE=false ignores it (tests that prove a variable is required).
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=True):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
@@ -83,7 +86,7 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
     # The zero-setup demo shares one SQLite file between the web server and the Celery
     # worker: wait for the write lock instead of failing, and take it at BEGIN.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -199,6 +202,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Audit admin: which brands' events a staff member sees. Named by dotted path because audit
+# imports no other app; the function returns None for "every brand" or a set of brand ids.
+AUDIT_BRAND_SCOPE = "stores.selectors.brand_ids_visible_to"
 
 ADMIN_SITE_HEADER = _("Restaurant HQ")
 ADMIN_INDEX_TITLE = _("Stores, menus and audit")

@@ -89,6 +89,7 @@ class StoreDishOverrideFactory(factory.django.DjangoModelFactory):
 class StaffAssignmentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = StaffAssignment
+        skip_postgeneration_save = True
 
     brand = factory.SubFactory(BrandFactory)
 
@@ -96,3 +97,15 @@ class StaffAssignmentFactory(factory.django.DjangoModelFactory):
     def stores(self, create, extracted, **kwargs):
         if create and extracted:
             self.stores.set(extracted)
+
+
+def make_staff(*, role, brand, stores=None, phone=None, **extra):
+    """A staff user with a role, assigned to a brand (HQ) or some of its stores."""
+    from tests.accounts.factories import StaffFactory
+
+    kwargs = {"role": role, **extra}
+    if phone:
+        kwargs["phone"] = phone
+    user = StaffFactory(**kwargs)
+    StaffAssignmentFactory(user=user, brand=brand, stores=list(stores or []))
+    return user
