@@ -10,6 +10,8 @@ class RoleModelBackend(ModelBackend):
     def get_all_permissions(self, user_obj, obj=None):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
+        if getattr(user_obj, "is_frozen", False):
+            return set()
         if not hasattr(user_obj, "_role_perm_cache"):
             perms = set(super().get_all_permissions(user_obj, obj))
             if user_obj.is_staff:

@@ -28,6 +28,27 @@ class SmsMessage:
 
 
 class SmsBackend:
+    """The interface a provider implements. ``settings.SMS_BACKEND`` names the subclass.
+
+    ``send(phone, text)`` delivers one message to an 11-digit mainland number and returns
+    nothing. It is called from ``accounts.tasks.sms_send_task`` (never inside a transaction),
+    which retries with back-off when ``SmsSendError`` is raised; raise it for anything worth
+    retrying (timeouts, 5xx, provider throttling). Any other exception fails the task without
+    retry. A real provider reads its credentials from settings in ``__init__``, e.g.::
+
+        class AliyunSmsBackend(SmsBackend):
+            def __init__(self):
+                self.key, self.secret = settings.ALIYUN_SMS_KEY, settings.ALIYUN_SMS_SECRET
+
+            def send(self, phone, text):
+                try:
+                    response = requests.post(URL, data=sign(...), timeout=5)
+                except requests.RequestException as exc:
+                    raise SmsSendError(str(exc)) from exc
+                if response.status_code != 200 or response.json().get("Code") != "OK":
+                    raise SmsSendError(response.text[:200])
+    """
+
     def send(self, phone: str, text: str) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -1,0 +1,82 @@
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts import services, sms
+from accounts.models import PhoneThrottle, SmsCode, User
+from tests.accounts.helpers import code_from_outbox
+
+PHONE = "13800000077"
+THREADS = 10
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("known_phone", [False, True], ids=["first-code", "earlier-code"])
+def test_simultaneous_requests_for_one_phone_create_exactly_one_code(known_phone):
+    if known_phone:
+        # The throttle row exists already, so only its row lock can serialize the requests.
+        PhoneThrottle.objects.create(phone=PHONE)
+        earlier = timezone.now() - timedelta(minutes=3)
+        SmsCode.objects.create(phone=PHONE, code_hash="0" * 64, created_at=earlier, expires_at=earlier)
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def request_code():
+        try:
+            barrier.wait(timeout=10)
+            try:
+                services.sms_code_request(phone=PHONE)
+                result = "sent"
+            except services.SmsCodeThrottled as exc:
+                result = exc.code
+            except Exception as exc:  # recorded so that the assertion shows it
+                result = f"error: {exc!r}"
+            with lock:
+                outcomes.append(result)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=request_code) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["code_too_frequent"] * (THREADS - 1) + ["sent"]
+    assert SmsCode.objects.filter(phone=PHONE).count() == (2 if known_phone else 1)
+    assert PhoneThrottle.objects.filter(phone=PHONE).count() == 1
+    # on_commit ran in the winning thread: one SMS, eager Celery.
+    assert [m.phone for m in sms.outbox] == [PHONE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_logins_create_one_customer():
+    services.sms_code_request(phone=PHONE)  # autocommit: the SMS is sent at once
+    code = code_from_outbox(PHONE)
+    barrier = threading.Barrier(2)
+    results: list[object] = []
+
+    def login():
+        try:
+            barrier.wait(timeout=10)
+            try:
+                results.append(services.customer_login_with_code(phone=PHONE, code=code).pk)
+            except services.SmsCodeInvalid as exc:
+                results.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=login) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # The code is used once: one login succeeds, the other is told the code is wrong.
+    user = User.objects.get(phone=PHONE)
+    assert sorted(map(str, results)) == sorted([str(user.pk), "code_invalid"])
+    assert User.objects.count() == 1

@@ -1,0 +1,439 @@
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from accounts import services, sms
+from accounts.models import PhoneThrottle, Role, SmsCode, SmsPurpose, User
+from audit.models import AuditEvent
+from tests.accounts.factories import StaffFactory, UserFactory
+from tests.accounts.helpers import code_from_outbox
+
+pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PHONE = "13800000001"
+
+
+# --- requesting a code ---------------------------------------------------------------------
+
+
+def test_code_request_stores_only_a_keyed_hash_and_sends_six_digits(send_code):
+    code = send_code(PHONE, ip="10.1.2.3")
+
+    assert re.fullmatch(r"\d{6}", code)
+    row = SmsCode.objects.get(phone=PHONE)
+    assert row.purpose == SmsPurpose.LOGIN
+    assert code not in row.code_hash
+    assert len(row.code_hash) == 64
+    assert row.code_hash == services.sms_code_hash(phone=PHONE, purpose=SmsPurpose.LOGIN, code=code)
+    # The hash is bound to the phone and the purpose.
+    assert row.code_hash != services.sms_code_hash(phone="13800000002", purpose=SmsPurpose.LOGIN, code=code)
+    assert row.code_hash != services.sms_code_hash(phone=PHONE, purpose=SmsPurpose.REFUND, code=code)
+    assert row.expires_at - row.created_at == settings.SMS_CODE_TTL == timedelta(minutes=5)
+    assert row.attempts == 0
+    assert row.used_at is None
+    assert row.ip == "10.1.2.3"
+    assert sms.outbox[0].phone == PHONE
+    assert "5" in sms.outbox[0].text
+
+
+def test_sms_is_sent_only_when_the_transaction_commits(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.sms_code_request(phone=PHONE)
+    assert len(callbacks) == 1
+    assert sms.outbox == []  # nothing sent while the transaction is open
+
+    callbacks[0]()
+    assert [m.phone for m in sms.outbox] == [PHONE]
+
+
+def test_codes_differ_between_requests(send_code):
+    first = send_code(PHONE)
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        second = send_code(PHONE)
+    hashes = set(SmsCode.objects.values_list("code_hash", flat=True))
+    assert len(hashes) == 2
+    assert re.fullmatch(r"\d{6}", first)
+    assert re.fullmatch(r"\d{6}", second)
+
+
+def test_phone_is_normalized(send_code):
+    send_code("+86 138-0000-0001")
+    assert SmsCode.objects.get().phone == PHONE
+    assert sms.outbox[0].phone == PHONE
+
+
+@pytest.mark.parametrize("bad", ["", "12345", "23800000001", "1380000000", "138000000012", "1280000000a", "abc"])
+def test_malformed_phone_is_refused_and_nothing_changes(bad, django_capture_on_commit_callbacks):
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(services.InvalidPhone) as excinfo,
+    ):
+        services.sms_code_request(phone=bad)
+    assert excinfo.value.code == "invalid_phone"
+    assert excinfo.value.status_code == 400
+    assert "mobile number" in str(excinfo.value.message)
+    assert callbacks == []
+    assert not SmsCode.objects.exists()
+    assert not PhoneThrottle.objects.exists()
+    assert sms.outbox == []
+
+
+def test_unknown_purpose_is_refused():
+    with pytest.raises(services.InvalidPurpose) as excinfo:
+        services.sms_code_request(phone=PHONE, purpose="payroll")
+    assert excinfo.value.status_code == 400
+    assert not SmsCode.objects.exists()
+
+
+def test_known_and_unknown_phones_get_the_same_answer(send_code):
+    UserFactory(phone="13800000002")
+
+    assert services.sms_code_request(phone="13800000002") is None
+    assert services.sms_code_request(phone="13800000003") is None
+    assert SmsCode.objects.filter(phone="13800000002").count() == 1
+    assert SmsCode.objects.filter(phone="13800000003").count() == 1
+    # Requesting a code never creates an account.
+    assert not User.objects.filter(phone="13800000003").exists()
+
+
+def test_staff_phone_gets_no_code_but_the_same_answer_and_limits(django_capture_on_commit_callbacks):
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert services.sms_code_request(phone=staff.phone) is None
+    assert callbacks == []
+    assert sms.outbox == []
+    # No usable code exists: whatever is typed, the answer is "wrong code".
+    assert not SmsCode.objects.filter(phone=staff.phone, used_at__isnull=True).exists()
+    with pytest.raises(services.SmsCodeInvalid):
+        services.customer_login_with_code(phone=staff.phone, code="123456")
+    # The per-minute limit answers exactly as for any other phone.
+    with pytest.raises(services.SmsCodeThrottled) as excinfo:
+        services.sms_code_request(phone=staff.phone)
+    assert excinfo.value.code == "code_too_frequent"
+
+
+def test_staff_can_still_receive_refund_confirmation_codes(send_code):
+    staff = StaffFactory(phone="13700000009")
+    code = send_code(staff.phone, purpose=SmsPurpose.REFUND)
+    services.sms_code_verify(phone=staff.phone, code=code, purpose=SmsPurpose.REFUND)
+    assert SmsCode.objects.get(phone=staff.phone).used_at is not None
+
+
+def test_one_code_per_minute(send_code):
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        send_code(PHONE)
+
+        clock.shift(timedelta(seconds=20))
+        with pytest.raises(services.SmsCodeThrottled) as excinfo:
+            services.sms_code_request(phone=PHONE)
+        assert excinfo.value.code == "code_too_frequent"
+        assert excinfo.value.status_code == 429
+        assert excinfo.value.retry_after == 40
+        assert "40" in str(excinfo.value.message)
+        assert SmsCode.objects.count() == 1
+
+        clock.shift(timedelta(seconds=40))
+        send_code(PHONE)
+    assert SmsCode.objects.count() == 2
+    assert len(sms.outbox) == 2
+
+
+def test_minute_limit_is_per_phone_and_purpose(send_code):
+    send_code(PHONE)
+    send_code("13800000002")
+    send_code(PHONE, purpose=SmsPurpose.REFUND)
+    assert SmsCode.objects.count() == 3
+
+
+def test_ten_codes_per_local_day(send_code):
+    # 14:00 in Shanghai is 06:00 UTC: the local day ends 10 hours later, the UTC day 18 hours later.
+    with time_machine.travel(datetime(2026, 3, 2, 14, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        for _ in range(settings.SMS_CODE_DAILY_LIMIT):
+            send_code(PHONE)
+            clock.shift(timedelta(minutes=2))
+        assert SmsCode.objects.count() == 10
+
+        with pytest.raises(services.SmsCodeThrottled) as excinfo:
+            services.sms_code_request(phone=PHONE)
+        assert excinfo.value.code == "code_daily_limit"
+        assert excinfo.value.status_code == 429
+
+        clock.move_to(datetime(2026, 3, 2, 23, 59, 30, tzinfo=SHANGHAI))
+        with pytest.raises(services.SmsCodeThrottled) as excinfo:
+            services.sms_code_request(phone=PHONE)
+        assert excinfo.value.code == "code_daily_limit"
+        assert excinfo.value.retry_after == 30
+
+        # Past midnight in Shanghai (still the same UTC day): a new day.
+        clock.move_to(datetime(2026, 3, 3, 0, 0, 5, tzinfo=SHANGHAI))
+        send_code(PHONE)
+    assert SmsCode.objects.count() == 11
+    assert len(sms.outbox) == 11
+
+
+# --- verifying a code ----------------------------------------------------------------------
+
+
+def test_correct_code_is_accepted_once(send_code):
+    code = send_code(PHONE)
+
+    services.sms_code_verify(phone=PHONE, code=code, purpose=SmsPurpose.LOGIN)
+    row = SmsCode.objects.get()
+    assert row.used_at is not None
+    assert row.attempts == 0
+
+    with pytest.raises(services.SmsCodeInvalid) as excinfo:
+        services.sms_code_verify(phone=PHONE, code=code, purpose=SmsPurpose.LOGIN)
+    assert excinfo.value.code == "code_invalid"
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def test_wrong_codes_are_counted_and_the_fifth_kills_the_code(send_code):
+    code = send_code(PHONE)
+    wrong = _wrong(code)
+
+    for attempt in range(1, 5):
+        with pytest.raises(services.SmsCodeInvalid) as excinfo:
+            services.sms_code_verify(phone=PHONE, code=wrong, purpose=SmsPurpose.LOGIN)
+        assert excinfo.value.status_code == 400
+        assert SmsCode.objects.get().attempts == attempt
+
+    with pytest.raises(services.SmsCodeExhausted) as excinfo:
+        services.sms_code_verify(phone=PHONE, code=wrong, purpose=SmsPurpose.LOGIN)
+    assert excinfo.value.code == "code_exhausted"
+    assert SmsCode.objects.get().attempts == 5
+
+    # Even the right code is refused now, and no further try is counted.
+    with pytest.raises(services.SmsCodeExhausted):
+        services.sms_code_verify(phone=PHONE, code=code, purpose=SmsPurpose.LOGIN)
+    row = SmsCode.objects.get()
+    assert row.attempts == 5
+    assert row.used_at is None
+
+
+def test_wrong_try_is_counted_even_inside_the_callers_failed_request(send_code):
+    """The increment is committed in its own block although the verify raises."""
+    code = send_code(PHONE)
+    with pytest.raises(services.SmsCodeInvalid):
+        services.customer_login_with_code(phone=PHONE, code=_wrong(code))
+    assert SmsCode.objects.get().attempts == 1
+    assert not User.objects.filter(phone=PHONE).exists()
+
+
+def test_expired_code_is_refused(send_code):
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        code = send_code(PHONE)
+        clock.shift(timedelta(minutes=4, seconds=59))
+        services.sms_code_verify(phone=PHONE, code=code, purpose=SmsPurpose.LOGIN)
+
+        clock.shift(timedelta(minutes=1))
+        code = send_code(PHONE)
+        clock.shift(timedelta(minutes=5))
+        with pytest.raises(services.SmsCodeExpired) as excinfo:
+            services.sms_code_verify(phone=PHONE, code=code, purpose=SmsPurpose.LOGIN)
+    assert excinfo.value.code == "code_expired"
+    assert excinfo.value.status_code == 400
+    latest = SmsCode.objects.latest("created_at")
+    assert latest.used_at is None
+    assert latest.attempts == 0
+
+
+def test_no_code_and_malformed_code_are_invalid_and_count_nothing(send_code):
+    with pytest.raises(services.SmsCodeInvalid):
+        services.sms_code_verify(phone=PHONE, code="123456", purpose=SmsPurpose.LOGIN)
+
+    send_code(PHONE)
+    for malformed in ["", "12345", "1234567", "12a456"]:
+        with pytest.raises(services.SmsCodeInvalid) as excinfo:
+            services.sms_code_verify(phone=PHONE, code=malformed, purpose=SmsPurpose.LOGIN)
+        assert "6-digit" in str(excinfo.value.message)
+    assert SmsCode.objects.get().attempts == 0
+
+
+def test_only_the_latest_code_counts(send_code):
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        old = send_code(PHONE)
+        clock.shift(timedelta(minutes=1))
+        new = send_code(PHONE)
+        if old != new:
+            with pytest.raises(services.SmsCodeInvalid):
+                services.sms_code_verify(phone=PHONE, code=old, purpose=SmsPurpose.LOGIN)
+        services.sms_code_verify(phone=PHONE, code=new, purpose=SmsPurpose.LOGIN)
+    assert SmsCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_login_code_is_not_a_refund_code(send_code):
+    code = send_code(PHONE)
+    with pytest.raises(services.SmsCodeInvalid):
+        services.sms_code_verify(phone=PHONE, code=code, purpose=SmsPurpose.REFUND)
+    assert SmsCode.objects.get().used_at is None
+
+
+# --- customer login ------------------------------------------------------------------------
+
+
+def test_first_login_creates_a_customer(send_code):
+    code = send_code(PHONE)
+    user = services.customer_login_with_code(phone=PHONE, code=code)
+
+    assert user.phone == PHONE
+    assert user.role == Role.CUSTOMER
+    assert not user.is_staff
+    assert not user.has_usable_password()
+    assert User.objects.count() == 1
+
+
+def test_login_reuses_the_existing_account_and_allows_frozen_customers(send_code):
+    existing = UserFactory(phone=PHONE, name="老顾客")
+    services.user_freeze(user=existing, reason="refund abuse")
+    code = send_code(PHONE)
+
+    user = services.customer_login_with_code(phone=PHONE, code=code)
+
+    assert user.pk == existing.pk
+    assert user.is_frozen
+    assert User.objects.count() == 1
+
+
+def test_inactive_account_cannot_log_in(send_code):
+    UserFactory(phone=PHONE, is_active=False)
+    code = send_code(PHONE)
+    with pytest.raises(services.AccountInactive) as excinfo:
+        services.customer_login_with_code(phone=PHONE, code=code)
+    assert excinfo.value.code == "account_inactive"
+    assert excinfo.value.status_code == 403
+
+
+def test_staff_with_a_leftover_code_must_use_the_password(send_code):
+    code = send_code(PHONE)  # a customer at the time...
+    StaffFactory(phone=PHONE)  # ...who became staff before typing it
+    with pytest.raises(services.StaffPasswordRequired) as excinfo:
+        services.customer_login_with_code(phone=PHONE, code=code)
+    assert excinfo.value.status_code == 403
+
+
+def test_token_obtain_returns_one_token_per_customer(send_code):
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        token = services.customer_token_obtain(phone=PHONE, code=send_code(PHONE))
+        clock.shift(timedelta(minutes=2))
+        again = services.customer_token_obtain(phone=PHONE, code=send_code(PHONE))
+    assert token.key == again.key
+    assert Token.objects.get().user.phone == PHONE
+    assert User.objects.get().last_login is not None
+
+
+# --- freezing ------------------------------------------------------------------------------
+
+
+def test_freeze_and_unfreeze_write_audit_events(customer, hq_manager):
+    frozen = services.user_freeze(user=customer, reason="10 refunds in an hour", actor=hq_manager, ip="10.0.0.9")
+
+    assert frozen.is_frozen
+    assert frozen.frozen_reason == "10 refunds in an hour"
+    assert frozen.frozen_at is not None
+    assert customer.is_frozen  # the caller's instance follows
+    event = AuditEvent.objects.get(action="account.frozen")
+    assert event.object_type == "accounts.user"
+    assert event.object_id == str(customer.pk)
+    assert event.actor_id == hq_manager.pk
+    assert event.reason == "10 refunds in an hour"
+    assert event.ip == "10.0.0.9"
+
+    unfrozen = services.user_unfreeze(user=customer, reason="checked with the customer", actor=hq_manager)
+
+    assert not unfrozen.is_frozen
+    assert unfrozen.frozen_reason == ""
+    assert unfrozen.frozen_at is None
+    event = AuditEvent.objects.get(action="account.unfrozen")
+    assert event.data == {"frozen_reason": "10 refunds in an hour"}
+    assert event.reason == "checked with the customer"
+    customer.refresh_from_db()
+    assert not customer.is_frozen
+
+
+def test_freeze_needs_a_reason_and_changes_nothing_without(customer):
+    with pytest.raises(services.FreezeReasonRequired) as excinfo:
+        services.user_freeze(user=customer, reason="  ")
+    assert excinfo.value.status_code == 400
+    customer.refresh_from_db()
+    assert not customer.is_frozen
+    assert not AuditEvent.objects.exists()
+
+
+def test_freezing_twice_records_one_event(customer):
+    first = services.user_freeze(user=customer, reason="risk rule")
+    second = services.user_freeze(user=customer, reason="another reason")
+    assert second.frozen_at == first.frozen_at
+    assert second.frozen_reason == "risk rule"
+    assert AuditEvent.objects.filter(action="account.frozen").count() == 1
+    services.user_unfreeze(user=customer)
+    services.user_unfreeze(user=customer)
+    assert AuditEvent.objects.filter(action="account.unfrozen").count() == 1
+
+
+def test_system_freeze_is_recorded_as_system(customer):
+    services.user_freeze(user=customer, reason="many accounts from one IP")
+    event = AuditEvent.objects.get(action="account.frozen")
+    assert event.actor_type == "system"
+    assert event.actor_id is None
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+def test_staff_create(hq_manager):
+    user = services.staff_create(
+        phone="13600000001", name="店长", role=Role.STORE_MANAGER, password="Ste4k-and-Chips!", actor=hq_manager
+    )
+    assert user.is_staff
+    assert user.role == Role.STORE_MANAGER
+    assert user.check_password("Ste4k-and-Chips!")
+    event = AuditEvent.objects.get(action="account.staff_created")
+    assert event.data == {"role": "store_manager"}
+    assert event.actor_id == hq_manager.pk
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "code"),
+    [
+        ({"phone": "12345"}, services.InvalidPhone, "invalid_phone"),
+        ({"role": Role.CUSTOMER}, services.InvalidRole, "invalid_role"),
+        ({"role": "owner"}, services.InvalidRole, "invalid_role"),
+        ({"password": "123"}, services.InvalidPassword, "invalid_password"),
+        ({"password": "password"}, services.InvalidPassword, "invalid_password"),
+    ],
+)
+def test_staff_create_refuses_bad_input(kwargs, error, code):
+    params = {"phone": "13600000001", "name": "厨师", "role": Role.KITCHEN_STAFF, "password": "Ste4k-and-Chips!"}
+    params.update(kwargs)
+    with pytest.raises(error) as excinfo:
+        services.staff_create(**params)
+    assert excinfo.value.code == code
+    assert excinfo.value.status_code == 400
+    assert not User.objects.exists()
+
+
+def test_staff_create_refuses_a_taken_phone(customer):
+    with pytest.raises(services.PhoneTaken) as excinfo:
+        services.staff_create(phone=customer.phone, name="x", role=Role.HQ_MANAGER, password="Ste4k-and-Chips!")
+    assert excinfo.value.status_code == 409
+    customer.refresh_from_db()
+    assert not customer.is_staff
+    assert not AuditEvent.objects.exists()
+
+
+def test_outbox_code_helper_matches_the_stored_hash(send_code):
+    send_code(PHONE)
+    code = code_from_outbox(PHONE)
+    assert SmsCode.objects.get().code_hash == services.sms_code_hash(phone=PHONE, purpose="login", code=code)
