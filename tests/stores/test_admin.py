@@ -1,0 +1,324 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from accounts.models import Role
+from audit.models import AuditEvent
+from stores.models import Dish, Store, StoreDishOverride
+from tests.stores.factories import (
+    DishFactory,
+    MenuCategoryFactory,
+    StoreDishOverrideFactory,
+    StoreFactory,
+    make_staff,
+)
+
+pytestmark = pytest.mark.django_db
+
+OVERRIDES = "admin:stores_storedishoverride_changelist"
+
+
+@pytest.fixture
+def world(brand, other_brand, store):
+    """Brand "acme" with stores A (SH001), B, C; brand "rival" with one store; overrides everywhere."""
+    store_b = StoreFactory(brand=brand, code="SH002", name="B 店")
+    store_c = StoreFactory(brand=brand, code="BJ001", name="C 店", city="北京")
+    rival_store = StoreFactory(brand=other_brand, code="RV001", name="对手店", city="广州")
+    noodle = DishFactory(brand=brand, code="NOODLE", name_zh="拉面")
+    rice = DishFactory(brand=brand, code="RICE", name_zh="米饭")
+    rival_dish = DishFactory(brand=other_brand, code="RIVALDISH", name_zh="对手菜")
+    return {
+        "a": store, "b": store_b, "c": store_c, "rival_store": rival_store,
+        "noodle": noodle, "rice": rice, "rival_dish": rival_dish,
+        "ov_a": StoreDishOverrideFactory(store=store, dish=noodle, price=Decimal("21.00")),
+        "ov_b": StoreDishOverrideFactory(store=store_b, dish=noodle, price=Decimal("22.00")),
+        "ov_rival": StoreDishOverrideFactory(store=rival_store, dish=rival_dish, price=Decimal("30.00")),
+    }
+
+
+def _change_url(model, pk):
+    return reverse(f"admin:stores_{model}_change", args=[pk])
+
+
+def test_store_manager_sees_only_own_overrides(client, store_manager, world, django_assert_max_num_queries):
+    for dish in DishFactory.create_batch(20, brand=world["a"].brand):
+        StoreDishOverrideFactory(store=world["a"], dish=dish)
+    client.force_login(store_manager)
+
+    with django_assert_max_num_queries(20):
+        response = client.get(reverse(OVERRIDES))
+
+    assert response.status_code == 200
+    shown = {row.pk for row in response.context["cl"].result_list}
+    assert world["ov_a"].pk in shown
+    assert world["ov_b"].pk not in shown
+    assert world["ov_rival"].pk not in shown
+    assert shown == set(StoreDishOverride.objects.filter(store=world["a"]).values_list("pk", flat=True))
+    body = response.content.decode()
+    assert "SH002" not in body and "RV001" not in body and "广州" not in body
+
+
+def test_store_manager_cannot_open_or_change_other_store_override(client, store_manager, world):
+    client.force_login(store_manager)
+    url = _change_url("storedishoverride", world["ov_b"].pk)
+
+    get = client.get(url)
+    assert get.status_code in (302, 403, 404)
+    assert "22.00" not in get.content.decode()
+
+    post = client.post(url, {"price": "1.00", "is_available": "", "stock": "0", "daily_stock": ""})
+    assert post.status_code in (302, 403, 404)
+    world["ov_b"].refresh_from_db()
+    assert world["ov_b"].price == Decimal("22.00")
+    assert world["ov_b"].is_available is True
+    assert not AuditEvent.objects.exists()
+
+    # and the other brand's override neither
+    assert client.get(_change_url("storedishoverride", world["ov_rival"].pk)).status_code in (302, 403, 404)
+    history = reverse("admin:stores_storedishoverride_history", args=[world["ov_b"].pk])
+    assert client.get(history).status_code in (302, 403, 404)
+
+
+def test_store_manager_changes_own_override_through_service(client, store_manager, world):
+    client.force_login(store_manager)
+    url = _change_url("storedishoverride", world["ov_a"].pk)
+    assert client.get(url).status_code == 200
+
+    response = client.post(url, {"price": "19.50", "stock": "8", "daily_stock": "20"})
+
+    assert response.status_code == 302
+    world["ov_a"].refresh_from_db()
+    assert (world["ov_a"].price, world["ov_a"].is_available, world["ov_a"].stock) == (Decimal("19.50"), False, 8)
+    [event] = AuditEvent.objects.filter(action="override.updated")
+    assert event.actor_id == store_manager.pk
+    assert set(event.data["changes"]) == {"price", "is_available", "stock", "daily_stock"}
+    assert world["ov_a"].history.latest().history_user == store_manager
+
+
+def test_negative_price_in_admin_is_a_form_error(client, store_manager, world):
+    client.force_login(store_manager)
+    url = _change_url("storedishoverride", world["ov_a"].pk)
+    response = client.post(url, {"price": "-3", "is_available": "on"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["price"]
+    world["ov_a"].refresh_from_db()
+    assert world["ov_a"].price == Decimal("21.00")
+
+
+def test_store_manager_cannot_see_other_brand_or_other_stores(client, store_manager, world):
+    client.force_login(store_manager)
+    stores = client.get(reverse("admin:stores_store_changelist"))
+    assert [s.code for s in stores.context["cl"].result_list] == ["SH001"]
+
+    dishes = client.get(reverse("admin:stores_dish_changelist"))
+    codes = {d.code for d in dishes.context["cl"].result_list}
+    assert {"NOODLE", "RICE"} <= codes
+    assert "RIVALDISH" not in codes
+
+    assert client.get(_change_url("dish", world["rival_dish"].pk)).status_code in (302, 403, 404)
+    assert client.get(_change_url("store", world["b"].pk)).status_code in (302, 403, 404)
+    assert client.get(_change_url("store", world["rival_store"].pk)).status_code in (302, 403, 404)
+
+
+def test_store_manager_can_view_but_not_change_brand_dishes(client, store_manager, world):
+    client.force_login(store_manager)
+    url = _change_url("dish", world["noodle"].pk)
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"name_zh": "改名", "price": "1.00"})
+    assert response.status_code == 403
+    assert Dish.objects.get(pk=world["noodle"].pk).name_zh == "拉面"
+
+
+def test_hq_manager_of_brand_one_cannot_see_brand_two(client, hq_manager, world):
+    client.force_login(hq_manager)
+    overrides = client.get(reverse(OVERRIDES))
+    assert {o.pk for o in overrides.context["cl"].result_list} == {world["ov_a"].pk, world["ov_b"].pk}
+    stores = client.get(reverse("admin:stores_store_changelist"))
+    assert {s.code for s in stores.context["cl"].result_list} == {"SH001", "SH002", "BJ001"}
+    brands = client.get(reverse("admin:stores_brand_changelist"))
+    assert [b.code for b in brands.context["cl"].result_list] == ["acme"]
+    assert client.get(_change_url("storedishoverride", world["ov_rival"].pk)).status_code in (302, 403, 404)
+    assert client.get(_change_url("brand", world["rival_store"].brand_id)).status_code in (302, 403, 404)
+    response = client.post(_change_url("dish", world["rival_dish"].pk), {"name_zh": "x", "price": "1"})
+    assert response.status_code in (302, 403, 404)
+    assert Dish.objects.get(pk=world["rival_dish"].pk).name_zh == "对手菜"
+
+
+def test_add_override_form_offers_only_own_stores_and_dishes(client, store_manager, world):
+    client.force_login(store_manager)
+    response = client.get(reverse("admin:stores_storedishoverride_add"))
+    form = response.context["adminform"].form
+    assert list(form.fields["store"].queryset) == [world["a"]]
+    assert world["rival_dish"] not in form.fields["dish"].queryset
+
+    refused = client.post(
+        reverse("admin:stores_storedishoverride_add"),
+        {"store": world["b"].pk, "dish": world["rice"].pk, "is_available": "on"},
+    )
+    assert refused.status_code == 200
+    assert "store" in refused.context["adminform"].form.errors
+    assert not StoreDishOverride.objects.filter(store=world["b"], dish=world["rice"]).exists()
+
+
+def test_bulk_sold_out_from_dish_changelist(client, hq_manager, world):
+    client.force_login(hq_manager)
+    url = reverse("admin:stores_dish_changelist")
+    selected = [world["noodle"].pk, world["rice"].pk]
+    base = {"action": "bulk_sold_out", ACTION_CHECKBOX_NAME: selected, "index": "0"}
+
+    page = client.post(url, base)
+    assert page.status_code == 200
+    assert "admin/stores/bulk_override.html" in [t.name for t in page.templates]
+    offered = set(page.context["form"].fields["stores"].queryset)
+    assert offered == {world["a"], world["b"], world["c"]}
+    assert not AuditEvent.objects.exists()
+
+    done = client.post(url, {**base, "apply": "1", "stores": [world["a"].pk, world["b"].pk], "cities": ["北京"]})
+
+    assert done.status_code == 302
+    rows = StoreDishOverride.objects.filter(dish__in=selected, store__brand=world["a"].brand)
+    assert rows.count() == 6
+    assert not rows.filter(is_available=True).exists()
+    [event] = AuditEvent.objects.all()
+    assert event.action == "override.availability_set"
+    assert event.actor_id == hq_manager.pk
+    assert sorted(event.data["stores"]) == ["BJ001", "SH001", "SH002"]
+    assert world["ov_rival"].__class__.objects.get(pk=world["ov_rival"].pk).is_available is True
+
+
+def test_bulk_action_refuses_store_outside_scope(client, store_manager, world):
+    client.force_login(store_manager)
+    url = reverse("admin:stores_dish_changelist")
+    response = client.post(url, {
+        "action": "bulk_sold_out", ACTION_CHECKBOX_NAME: [world["noodle"].pk], "index": "0",
+        "apply": "1", "stores": [world["b"].pk],
+    })
+    assert response.status_code == 200  # the page again, with the error
+    assert "stores" in response.context["form"].errors
+    assert not StoreDishOverride.objects.filter(store=world["b"], is_available=False).exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_bulk_price_from_store_changelist(client, hq_manager, world):
+    client.force_login(hq_manager)
+    url = reverse("admin:stores_store_changelist")
+    response = client.post(url, {
+        "action": "bulk_price", ACTION_CHECKBOX_NAME: [world["a"].pk, world["c"].pk], "index": "0",
+        "apply": "1", "dishes": [world["rice"].pk], "price": "12.80",
+    })
+    assert response.status_code == 302
+    prices = dict(StoreDishOverride.objects.filter(dish=world["rice"]).values_list("store__code", "price"))
+    assert prices == {"SH001": Decimal("12.80"), "BJ001": Decimal("12.80")}
+    assert AuditEvent.objects.get().action == "override.price_set"
+
+
+def test_bulk_price_negative_is_form_error(client, hq_manager, world):
+    client.force_login(hq_manager)
+    response = client.post(reverse("admin:stores_store_changelist"), {
+        "action": "bulk_price", ACTION_CHECKBOX_NAME: [world["a"].pk], "index": "0",
+        "apply": "1", "dishes": [world["noodle"].pk], "price": "-1",
+    })
+    assert response.status_code == 200
+    assert "price" in response.context["form"].errors
+    assert StoreDishOverride.objects.get(pk=world["ov_a"].pk).price == Decimal("21.00")
+
+
+def test_override_changelist_action_reset_stock(client, store_manager, world):
+    StoreDishOverride.objects.filter(pk=world["ov_a"].pk).delete()
+    sold = StoreDishOverrideFactory(store=world["a"], dish=world["rice"], stock=0, daily_stock=12)
+    client.force_login(store_manager)
+    response = client.post(reverse(OVERRIDES), {
+        "action": "reset_stock", ACTION_CHECKBOX_NAME: [sold.pk], "index": "0",
+    })
+    assert response.status_code == 302
+    sold.refresh_from_db()
+    assert sold.stock == 12
+    assert AuditEvent.objects.get().action == "override.stock_reset"
+
+
+def test_store_admin_close_through_service(client, store_manager, world):
+    client.force_login(store_manager)
+    url = _change_url("store", world["a"].pk)
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "is_open"}
+    data.update({
+        "opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
+        "overrides-TOTAL_FORMS": "0", "overrides-INITIAL_FORMS": "0",
+    })
+    data = {k: v for k, v in data.items() if not isinstance(v, bool) or v}
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Store.objects.get(pk=world["a"].pk).is_open is False
+    assert AuditEvent.objects.get().action == "store.closed"
+
+
+def test_hq_adds_dish_into_own_brand(client, hq_manager, world):
+    category = MenuCategoryFactory(brand=world["a"].brand, code="mains")
+    client.force_login(hq_manager)
+    data = {"category": category.pk, "code": "NEW1", "name_zh": "新菜", "price": "18.00", "kcal": "300",
+            "protein_g": "1", "fat_g": "1", "carbs_g": "1", "sort_order": "0", "is_active": "on"}
+    response = client.post(reverse("admin:stores_dish_add"), data)
+    assert response.status_code == 302
+    assert Dish.objects.get(code="NEW1").brand_id == world["a"].brand_id
+
+    duplicate = client.post(reverse("admin:stores_dish_add"), {**data, "code": "NOODLE"})
+    assert duplicate.status_code == 200
+    assert "code" in duplicate.context["adminform"].form.errors
+
+
+def test_kitchen_staff_has_no_bulk_price_on_other_store(client, brand, world):
+    cook = make_staff(role=Role.KITCHEN_STAFF, brand=brand, stores=[world["a"]])
+    client.force_login(cook)
+    response = client.get(reverse(OVERRIDES))
+    assert {o.pk for o in response.context["cl"].result_list} == {world["ov_a"].pk}
+
+
+@pytest.mark.parametrize("model", [
+    "brand", "store", "menucategory", "dish", "optiongroup", "storedishoverride", "staffassignment", "tag", "allergen",
+])
+def test_hq_admin_pages_render(client, hq_manager, world, model):
+    client.force_login(hq_manager)
+    changelist = client.get(reverse(f"admin:stores_{model}_changelist"), {"q": "S"})
+    assert changelist.status_code == 200
+    assert changelist.context["cl"].result_count >= 0
+
+
+def test_store_change_page_with_inlines_and_dish_pages_render(client, hq_manager, world):
+    client.force_login(hq_manager)
+    store_page = client.get(_change_url("store", world["a"].pk))
+    assert store_page.status_code == 200
+    assert "NOODLE" in store_page.content.decode()
+    assert client.get(_change_url("dish", world["noodle"].pk)).status_code == 200
+    assert client.get(reverse("admin:stores_dish_add")).status_code == 200
+    assert client.get(reverse("admin:stores_store_add")).status_code == 200
+    assert client.get(reverse("admin:stores_dish_import")).status_code == 200
+    assert client.get(reverse("admin:stores_storedishoverride_history", args=[world["ov_a"].pk])).status_code == 200
+
+
+def test_store_inline_override_saved_through_service(client, hq_manager, world):
+    client.force_login(hq_manager)
+    url = _change_url("store", world["a"].pk)
+    page = client.get(url)
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value not in (None, False)}
+    data.update({
+        "opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
+        "overrides-TOTAL_FORMS": "2", "overrides-INITIAL_FORMS": "1",
+        "overrides-0-id": world["ov_a"].pk, "overrides-0-store": world["a"].pk,
+        "overrides-0-dish": world["noodle"].pk, "overrides-0-price": "23.00", "overrides-0-is_available": "on",
+        "overrides-1-store": world["a"].pk, "overrides-1-dish": world["rival_dish"].pk,
+        "overrides-1-price": "1.00",
+    })
+    refused = client.post(url, data)
+    assert refused.status_code == 200  # the other brand's dish is not a valid choice
+    assert StoreDishOverride.objects.get(pk=world["ov_a"].pk).price == Decimal("21.00")
+
+    data["overrides-1-dish"] = world["rice"].pk
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    assert StoreDishOverride.objects.get(pk=world["ov_a"].pk).price == Decimal("23.00")
+    assert StoreDishOverride.objects.get(store=world["a"], dish=world["rice"]).price == Decimal("1.00")
+    assert sorted(AuditEvent.objects.values_list("action", flat=True)) == ["override.created", "override.updated"]
