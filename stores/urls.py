@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "stores"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.store_list, name="store-list"),
+    path("<str:code>/", views.store_detail, name="store-detail"),
+]

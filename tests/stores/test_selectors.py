@@ -1,0 +1,297 @@
+from datetime import datetime, time
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import translation
+
+from stores import selectors
+from stores.errors import StoreNotFound
+from stores.models import Allergen, OpeningHours, Tag
+from tests.stores.factories import (
+    BrandFactory,
+    DishFactory,
+    MenuCategoryFactory,
+    OptionFactory,
+    OptionGroupFactory,
+    StoreDishOverrideFactory,
+    StoreFactory,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HANGZHOU = (30.2741, 120.1551)
+
+
+def build_menu(store, dishes: int, *, first_code: int = 0):
+    """``dishes`` active dishes in 3 categories, each with 2 tags, 2 allergens, 2 option groups
+    of 3 options and a store override; plus one inactive dish. Returns the dishes."""
+    brand = store.brand
+    spicy, _ = Tag.objects.update_or_create(code="spicy", defaults={"name_zh": "辣", "name_en": "Spicy"})
+    light, _ = Tag.objects.update_or_create(code="light", defaults={"name_zh": "轻食", "name_en": "Light meal"})
+    peanut, _ = Allergen.objects.update_or_create(code="peanut", defaults={"name_zh": "花生", "name_en": "Peanut"})
+    gluten, _ = Allergen.objects.update_or_create(code="gluten", defaults={"name_zh": "麸质", "name_en": "Gluten"})
+    categories = [MenuCategoryFactory(brand=brand, sort_order=i) for i in range(3)]
+    groups = []
+    for g in range(2):
+        group = OptionGroupFactory(brand=brand, sort_order=g)
+        for o in range(3):
+            OptionFactory(group=group, sort_order=o, price_delta=Decimal(o), is_default=o == 0)
+        groups.append(group)
+    made = []
+    for i in range(dishes):
+        dish = DishFactory(brand=brand, category=categories[i % 3], code=f"M{first_code + i:04d}", sort_order=i)
+        dish.tags.set([spicy, light])
+        dish.allergens.set([peanut, gluten])
+        dish.option_groups.set(groups)
+        StoreDishOverrideFactory(store=store, dish=dish, stock=i % 7)
+        made.append(dish)
+    DishFactory(brand=brand, category=categories[0], code=f"OFF{first_code}", is_active=False)
+    return made
+
+
+def _dish(menu, code):
+    return next(dish for category in menu.categories for dish in category.dishes if dish.code == code)
+
+
+# --- store list ---
+
+
+@pytest.mark.django_db
+def test_store_list_nearest_first_with_distance(brand):
+    beijing = StoreFactory(
+        brand=brand, code="BJ1", city="北京", latitude=Decimal("39.904200"), longitude=Decimal("116.407400")
+    )
+    shanghai = StoreFactory(
+        brand=brand, code="SH1", city="上海", latitude=Decimal("31.230400"), longitude=Decimal("121.473700")
+    )
+    hangzhou = StoreFactory(
+        brand=brand, code="HZ1", city="杭州", latitude=Decimal("30.280000"), longitude=Decimal("120.160000")
+    )
+
+    stores = list(selectors.store_list_public(lat=HANGZHOU[0], lng=HANGZHOU[1]))
+
+    assert [s.code for s in stores] == [hangzhou.code, shanghai.code, beijing.code]
+    assert stores[0].distance_km == pytest.approx(0.81, abs=0.01)
+    assert stores[1].distance_km == pytest.approx(164.87, abs=0.05)
+    assert stores[2].distance_km == pytest.approx(1123.49, abs=0.1)
+
+
+@pytest.mark.django_db
+def test_store_list_without_location_is_by_city_and_code_with_no_distance(brand):
+    StoreFactory(brand=brand, code="B2", city="Shanghai")
+    StoreFactory(brand=brand, code="A1", city="Beijing")
+    StoreFactory(brand=brand, code="A2", city="Shanghai")
+
+    stores = list(selectors.store_list_public())
+
+    assert [(s.city, s.code) for s in stores] == [("Beijing", "A1"), ("Shanghai", "A2"), ("Shanghai", "B2")]
+    assert all(s.distance_km is None for s in stores)
+
+
+@pytest.mark.django_db
+def test_store_list_city_filter_is_exact_and_hides_inactive_brands(brand):
+    StoreFactory(brand=brand, code="SH1", city="上海")
+    StoreFactory(brand=brand, code="SH2", city="上海市")
+    StoreFactory(brand=brand, code="BJ1", city="北京")
+    closed_brand = BrandFactory(code="gone", is_active=False)
+    StoreFactory(brand=closed_brand, code="SH9", city="上海")
+
+    assert [s.code for s in selectors.store_list_public(city="上海")] == ["SH1"]
+    assert {s.code for s in selectors.store_list_public()} == {"SH1", "SH2", "BJ1"}
+    assert selectors.city_list() == sorted(["上海", "上海市", "北京"])
+
+
+@pytest.mark.django_db
+def test_store_get_public_unknown_or_inactive_brand_raises_not_found(brand):
+    store = StoreFactory(brand=brand, code="SH1")
+    hidden = StoreFactory(brand=BrandFactory(code="gone", is_active=False), code="GONE1")
+
+    assert selectors.store_get_public(code="SH1") == store
+    with pytest.raises(StoreNotFound) as excinfo:
+        selectors.store_get_public(code="NOPE")
+    assert excinfo.value.code == "not_found"
+    assert excinfo.value.status_code == 404
+    with pytest.raises(StoreNotFound):
+        selectors.store_get_public(code=hidden.code)
+
+
+# --- menu ---
+
+
+@pytest.mark.django_db
+def test_store_menu_prices_availability_and_stock(store):
+    brand = store.brand
+    inherit = DishFactory(brand=brand, code="INHERIT", price=Decimal("28.00"))
+    override = DishFactory(brand=brand, code="OVER", price=Decimal("28.00"))
+    StoreDishOverrideFactory(store=store, dish=override, price=Decimal("25.50"), stock=None)
+    empty = DishFactory(brand=brand, code="EMPTY")
+    StoreDishOverrideFactory(store=store, dish=empty, stock=0)
+    off = DishFactory(brand=brand, code="OFFSTORE")
+    StoreDishOverrideFactory(store=store, dish=off, is_available=False, stock=10)
+    low = DishFactory(brand=brand, code="LOW")
+    StoreDishOverrideFactory(store=store, dish=low, stock=3)
+    enough = DishFactory(brand=brand, code="ENOUGH")
+    StoreDishOverrideFactory(store=store, dish=enough, stock=6)
+    DishFactory(brand=brand, code="RETIRED", is_active=False)
+    # another store's override never leaks into this store's menu
+    StoreDishOverrideFactory(store=StoreFactory(brand=brand), dish=inherit, price=Decimal("1.00"), stock=0)
+
+    menu = selectors.store_menu(store=store)
+
+    codes = {dish.code for category in menu.categories for dish in category.dishes}
+    assert codes == {"INHERIT", "OVER", "EMPTY", "OFFSTORE", "LOW", "ENOUGH"}
+    assert menu.dish_count == 6
+    got = _dish(menu, "INHERIT")
+    assert (got.price, got.available, got.sold_out, got.stock, got.low_stock) == (
+        Decimal("28.00"),
+        True,
+        False,
+        None,
+        False,
+    )
+    assert _dish(menu, "OVER").price == Decimal("25.50")
+    assert _dish(menu, "EMPTY").sold_out is True
+    assert _dish(menu, "EMPTY").available is False
+    assert _dish(menu, "EMPTY").low_stock is False
+    assert _dish(menu, "OFFSTORE").sold_out is True
+    assert _dish(menu, "OFFSTORE").stock == 10
+    assert (_dish(menu, "LOW").low_stock, _dish(menu, "LOW").stock, _dish(menu, "LOW").sold_out) == (True, 3, False)
+    assert _dish(menu, "ENOUGH").low_stock is False
+
+
+@pytest.mark.django_db
+def test_store_menu_categories_dishes_options_sorted_and_brand_scoped(store):
+    brand = store.brand
+    second = MenuCategoryFactory(brand=brand, code="mains", sort_order=2, name_zh="主食", name_en="Mains")
+    first = MenuCategoryFactory(brand=brand, code="snacks", sort_order=1, name_zh="小吃", name_en="Snacks")
+    MenuCategoryFactory(brand=brand, code="empty", sort_order=0)
+    DishFactory(brand=brand, category=second, code="B", sort_order=2)
+    DishFactory(brand=brand, category=second, code="A", sort_order=1, is_set_meal=True)
+    snack = DishFactory(
+        brand=brand,
+        category=first,
+        code="C",
+        name_zh="薯条",
+        name_en="Fries",
+        description_zh="脆",
+        description_en="Crispy",
+    )
+    group = OptionGroupFactory(brand=brand, code="spice", min_choices=1, max_choices=1)
+    OptionFactory(group=group, name_zh="特辣", name_en="Hot", sort_order=2, price_delta=Decimal("2.00"))
+    OptionFactory(group=group, name_zh="微辣", name_en="Mild", sort_order=1, is_default=True)
+    snack.option_groups.set([group])
+    snack.tags.set([Tag.objects.update_or_create(code="veg", defaults={"name_zh": "素食", "name_en": "Vegetarian"})[0]])
+    snack.allergens.set(
+        [Allergen.objects.update_or_create(code="soy", defaults={"name_zh": "大豆", "name_en": "Soy"})[0]]
+    )
+    DishFactory(brand=BrandFactory(code="rival"), code="RIVAL")
+
+    with translation.override("zh-hans"):
+        menu = selectors.store_menu(store=store)
+    with translation.override("en"):
+        menu_en = selectors.store_menu(store=store)
+
+    assert [c.code for c in menu.categories] == ["snacks", "mains"]
+    assert [d.code for d in menu.categories[1].dishes] == ["A", "B"]
+    assert menu.categories[1].dishes[0].is_set_meal is True
+    fries = menu.categories[0].dishes[0]
+    assert (fries.name, fries.description, menu.categories[0].name) == ("薯条", "脆", "小吃")
+    assert [(t.code, t.name) for t in fries.tags] == [("veg", "素食")]
+    assert [(a.code, a.name) for a in fries.allergens] == [("soy", "大豆")]
+    assert fries.nutrition == selectors.Nutrition(520, Decimal("22.5"), Decimal("18.0"), Decimal("60.0"))
+    [spice] = fries.option_groups
+    assert (spice.code, spice.name, spice.min_choices, spice.max_choices) == ("spice", "辣度", 1, 1)
+    assert [(o.name, o.price_delta, o.is_default) for o in spice.options] == [
+        ("微辣", Decimal("0.00"), True),
+        ("特辣", Decimal("2.00"), False),
+    ]
+    fries_en = menu_en.categories[0].dishes[0]
+    assert (fries_en.name, fries_en.description, menu_en.categories[0].name) == ("Fries", "Crispy", "Snacks")
+    assert fries_en.tags[0].name == "Vegetarian"
+    assert [o.name for o in fries_en.option_groups[0].options] == ["Mild", "Hot"]
+
+
+@pytest.mark.django_db
+def test_store_menu_query_count_does_not_grow_with_dishes(brand, django_assert_max_num_queries):
+    few = StoreFactory(brand=brand, code="FEW")
+    many_brand = BrandFactory(code="many")
+    many = StoreFactory(brand=many_brand, code="MANY")
+    build_menu(few, 10)
+    build_menu(many, 100)
+
+    with django_assert_max_num_queries(6) as small:
+        assert selectors.store_menu(store=few).dish_count == 10
+    with django_assert_max_num_queries(6) as big:
+        assert selectors.store_menu(store=many).dish_count == 100
+    assert len(small.captured_queries) == len(big.captured_queries)
+
+
+# --- opening hours ---
+
+FRIDAY = 4
+SATURDAY = 5
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    # 2025-01-06 is a Monday
+    return datetime(2025, 1, 6 + day, hour, minute, tzinfo=SHANGHAI)
+
+
+def test_is_open_at_daytime_period():
+    periods = [(FRIDAY, time(11, 0), time(14, 0)), (FRIDAY, time(17, 0), time(21, 30))]
+    assert selectors.is_open_at(periods, _at(FRIDAY, 11, 0)) is True
+    assert selectors.is_open_at(periods, _at(FRIDAY, 13, 59)) is True
+    assert selectors.is_open_at(periods, _at(FRIDAY, 14, 0)) is False
+    assert selectors.is_open_at(periods, _at(FRIDAY, 15, 30)) is False
+    assert selectors.is_open_at(periods, _at(FRIDAY, 21, 0)) is True
+    assert selectors.is_open_at(periods, _at(SATURDAY, 12, 0)) is False
+
+
+def test_is_open_at_period_past_midnight():
+    periods = [(FRIDAY, time(22, 0), time(2, 0))]
+    assert selectors.is_open_at(periods, _at(FRIDAY, 21, 59)) is False
+    assert selectors.is_open_at(periods, _at(FRIDAY, 23, 30)) is True
+    assert selectors.is_open_at(periods, _at(SATURDAY, 1, 30)) is True
+    assert selectors.is_open_at(periods, _at(SATURDAY, 2, 0)) is False
+    assert selectors.is_open_at(periods, _at(FRIDAY, 1, 30)) is False  # Thursday night has no period
+
+
+def test_is_open_at_sunday_night_runs_into_monday():
+    periods = [(6, time(20, 0), time(3, 0))]
+    assert selectors.is_open_at(periods, _at(0, 2, 0)) is True  # Monday 02:00
+    assert selectors.is_open_at(periods, _at(0, 20, 0)) is False
+
+
+def test_is_open_at_same_open_and_close_is_a_full_day():
+    periods = [(FRIDAY, time(6, 0), time(6, 0))]
+    assert selectors.is_open_at(periods, _at(FRIDAY, 5, 59)) is False
+    assert selectors.is_open_at(periods, _at(FRIDAY, 6, 0)) is True
+    assert selectors.is_open_at(periods, _at(SATURDAY, 5, 59)) is True
+
+
+@pytest.mark.django_db
+def test_store_is_open_now_uses_shanghai_time_and_the_switch(store):
+    OpeningHours.objects.create(brand=store.brand, store=store, weekday=FRIDAY, opens=time(22, 0), closes=time(2, 0))
+    OpeningHours.objects.create(brand=store.brand, store=store, weekday=SATURDAY, opens=time(10, 0), closes=time(14, 0))
+
+    # Saturday 01:30 in Shanghai is Friday 17:30 UTC: open thanks to Friday's late period
+    with time_machine.travel(datetime(2025, 1, 10, 17, 30, tzinfo=ZoneInfo("UTC")), tick=False):
+        loaded = selectors.store_get_public(code=store.code)
+        assert selectors.store_is_open_now(loaded) is True
+        assert [h.opens for h in selectors.store_hours_today(loaded)] == [time(10, 0)]
+    with time_machine.travel(datetime(2025, 1, 11, 3, 0, tzinfo=SHANGHAI), tick=False):
+        assert selectors.store_is_open_now(selectors.store_get_public(code=store.code)) is False
+    with time_machine.travel(datetime(2025, 1, 11, 12, 0, tzinfo=SHANGHAI), tick=False):
+        assert selectors.store_is_open_now(selectors.store_get_public(code=store.code)) is True
+        store.is_open = False
+        store.save()
+        assert selectors.store_is_open_now(selectors.store_get_public(code=store.code)) is False
+
+
+@pytest.mark.django_db
+def test_store_without_hours_follows_its_switch(brand):
+    on = StoreFactory(brand=brand, is_open=True)
+    off = StoreFactory(brand=brand, is_open=False)
+    assert selectors.store_is_open_now(on) is True
+    assert selectors.store_is_open_now(off) is False
