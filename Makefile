@@ -37,7 +37,7 @@ test: install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 messages: install-dev
-	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=staticfiles --ignore=tests --ignore=bench
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ImportExportMixin
@@ -376,9 +377,12 @@ class StoreDishOverrideInline(TenantScopedMixin, admin.TabularInline):
     autocomplete_fields = ("dish",)
     extra = 1
     can_delete = False
-    verbose_name_plural = _("store dish overrides (first %(limit)d; all of them under Store dish overrides)") % {
-        "limit": OVERRIDE_INLINE_LIMIT
-    }
+    # Lazy, so the title follows each request's language rather than the one at start-up.
+    verbose_name_plural = lazy(
+        lambda: _("store dish overrides (first %(limit)d; all of them under Store dish overrides)")
+        % {"limit": OVERRIDE_INLINE_LIMIT},
+        str,
+    )()
 
     def get_readonly_fields(self, request, obj=None):
         return ()

@@ -1,4 +1,5 @@
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from accounts import sms
@@ -12,6 +13,13 @@ def _clean_sms_outbox():
     sms.outbox.clear()
     yield
     sms.outbox.clear()
+
+
+@pytest.fixture
+def english():
+    """Run a test in English, for assertions on the wording of a message (Chinese is the default)."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -159,6 +159,7 @@ def test_freeze_action_without_a_reason_changes_nothing(admin_client, customer):
         "/admin/accounts/user/",
         {"action": "freeze_users", "_selected_action": [customer.pk], "reason": ""},
         follow=True,
+        headers={"accept-language": "en"},
     )
     assert any("reason" in str(m) for m in response.context["messages"])
     customer.refresh_from_db()

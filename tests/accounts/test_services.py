@@ -69,6 +69,7 @@ def test_phone_is_normalized(send_code):
     assert sms.outbox[0].phone == PHONE
 
 
+@pytest.mark.usefixtures("english")
 @pytest.mark.parametrize("bad", ["", "12345", "23800000001", "1380000000", "138000000012", "1280000000a", "abc"])
 def test_malformed_phone_is_refused_and_nothing_changes(bad, django_capture_on_commit_callbacks):
     with (
@@ -249,6 +250,7 @@ def test_expired_code_is_refused(send_code):
     assert latest.attempts == 0
 
 
+@pytest.mark.usefixtures("english")
 def test_no_code_and_malformed_code_are_invalid_and_count_nothing(send_code):
     with pytest.raises(services.SmsCodeInvalid):
         services.sms_code_verify(phone=PHONE, code="123456", purpose=SmsPurpose.LOGIN)

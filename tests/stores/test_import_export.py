@@ -74,6 +74,7 @@ CAT,nope,无分类,No category,,,abc,100,1,1,1,,,0,1
     assert not AuditEvent.objects.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_dish_import_refused_for_store_manager(store_manager, mains):
     csv = f"{DISH_HEADER}\nX1,mains,菜,Dish,,,10.00,100,1,1,1,,,0,1"
     result = DishResource(user=store_manager).import_data(dataset(csv), dry_run=False)

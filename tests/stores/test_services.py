@@ -87,6 +87,7 @@ def test_bad_price_refused_and_nothing_written(hq_manager, stores, dishes, bad):
     assert not AuditEvent.objects.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_negative_price_message(hq_manager, stores, dishes):
     with pytest.raises(services.InvalidOverrideValue) as excinfo:
         services.override_set_price(actor=hq_manager, stores=stores, dishes=dishes, price=Decimal("-1"))
