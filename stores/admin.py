@@ -669,13 +669,15 @@ class StoreDishOverrideAdmin(ImportExportMixin, ScopedAdmin):
             super().get_queryset(request)
             .select_related("store", "dish")
             .annotate(
-                _effective_price=Coalesce(F("price"), F("dish__price"), output_field=DecimalField()),
+                _effective_price=Coalesce(
+                    F("price"), F("dish__price"), output_field=DecimalField(max_digits=12, decimal_places=2)
+                ),
             )
         )
 
     @admin.display(description=_("effective price"), ordering="_effective_price")
     def effective_price_display(self, obj):
-        return obj._effective_price
+        return f"{obj._effective_price:.2f}"
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))

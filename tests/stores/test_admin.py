@@ -58,6 +58,9 @@ def test_store_manager_sees_only_own_overrides(client, store_manager, world, dja
     assert shown == set(StoreDishOverride.objects.filter(store=world["a"]).values_list("pk", flat=True))
     body = response.content.decode()
     assert "SH002" not in body and "RV001" not in body and "广州" not in body
+    # effective prices read as money: the store's own 21.00, the brand's 28.00 for the rest
+    assert '<td class="field-effective_price_display">21.00</td>' in body
+    assert '<td class="field-effective_price_display">28.00</td>' in body
 
 
 def test_store_manager_cannot_open_or_change_other_store_override(client, store_manager, world):
