@@ -16,7 +16,22 @@ answers() {
   fi
 }
 
-if answers; then exit 0; fi
+ensure_database() {
+  # The suite creates test_<name> itself; <name> should exist too (makemigrations --check
+  # reads its migration history). Create it when missing; never fail the run over it.
+  command -v psql >/dev/null 2>&1 || return 0
+  local userinfo="${url#*://}"; userinfo="${userinfo%@*}"
+  local user="${userinfo%%:*}" name="${url##*/}"; name="${name%%\?*}"
+  [ -n "$name" ] || return 0
+  if [[ "$userinfo" == *:* ]]; then export PGPASSWORD="${userinfo#*:}"; fi
+  if ! psql -h "$host" -p "$port" -U "$user" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$name'" 2>/dev/null | grep -q 1; then
+    psql -h "$host" -p "$port" -U "$user" -d postgres -qc "CREATE DATABASE \"$name\"" >/dev/null 2>&1 \
+      && echo "Created database $name."
+  fi
+  return 0
+}
+
+if answers; then ensure_database; exit 0; fi
 
 local_host=false
 case "$host" in 127.0.0.1|localhost|::1) local_host=true ;; esac
@@ -34,7 +49,7 @@ if $local_host && command -v pg_ctlcluster >/dev/null 2>&1; then
     echo "Starting the local PostgreSQL $version cluster..."
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
   done
-  for _ in $(seq 1 30); do answers && exit 0; sleep 1; done
+  for _ in $(seq 1 30); do answers && { ensure_database; exit 0; }; sleep 1; done
 fi
 
 cat >&2 <<MSG
