@@ -14,34 +14,6 @@ from accounts.models import Role
 SEED = 20260101
 DEMO_PASSWORD = "demo-Pass-2026"  # noqa: S105 - printed by the command; for the demo only
 
-TAGS = [
-    ("light_meal", "轻食", "Light meal"),
-    ("vegetarian", "素食", "Vegetarian"),
-    ("spicy", "辣", "Spicy"),
-    ("halal", "清真", "Halal"),
-    ("low_sugar", "低糖", "Low sugar"),
-    ("low_salt", "少盐", "Low salt"),
-    ("signature", "招牌", "Signature"),
-    ("new", "新品", "New"),
-]
-
-ALLERGENS = [
-    ("gluten", "麸质", "Gluten"),
-    ("crustaceans", "甲壳类", "Crustaceans"),
-    ("eggs", "蛋类", "Eggs"),
-    ("fish", "鱼类", "Fish"),
-    ("peanuts", "花生", "Peanuts"),
-    ("soy", "大豆", "Soy"),
-    ("milk", "乳制品", "Milk"),
-    ("tree_nuts", "坚果", "Tree nuts"),
-    ("sesame", "芝麻", "Sesame"),
-    ("celery", "芹菜", "Celery"),
-    ("mustard", "芥末", "Mustard"),
-    ("sulphites", "亚硫酸盐", "Sulphites"),
-    ("molluscs", "软体动物", "Molluscs"),
-]
-
-
 @dataclass(frozen=True)
 class City:
     prefix: str  # store codes are <prefix>001, <prefix>002, ...

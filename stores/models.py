@@ -143,42 +143,37 @@ class OpeningHours(models.Model):
         return f"{self.get_weekday_display()} {self.opens:%H:%M}-{self.closes:%H:%M}"
 
 
-class Tag(models.Model):
+class Vocabulary(models.Model):
+    """A fixed, brand-independent word list keyed by code, named in both languages."""
+
+    code = models.SlugField(_("code"), max_length=30, primary_key=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=30)
+    name_en = models.CharField(_("name (English)"), max_length=30)
+
+    class Meta:
+        abstract = True
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return _localized(self.name_zh, self.name_en)
+
+
+class Tag(Vocabulary):
     """A dish tag such as light meal, vegetarian, spicy, halal."""
 
-    code = models.SlugField(_("code"), max_length=30, primary_key=True)
-    name_zh = models.CharField(_("name (Chinese)"), max_length=30)
-    name_en = models.CharField(_("name (English)"), max_length=30)
-
-    class Meta:
+    class Meta(Vocabulary.Meta):
         verbose_name = _("tag")
         verbose_name_plural = _("tags")
-        ordering = ["code"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def name(self) -> str:
-        return _localized(self.name_zh, self.name_en)
 
 
-class Allergen(models.Model):
-    code = models.SlugField(_("code"), max_length=30, primary_key=True)
-    name_zh = models.CharField(_("name (Chinese)"), max_length=30)
-    name_en = models.CharField(_("name (English)"), max_length=30)
-
-    class Meta:
+class Allergen(Vocabulary):
+    class Meta(Vocabulary.Meta):
         verbose_name = _("allergen")
         verbose_name_plural = _("allergens")
-        ordering = ["code"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    @property
-    def name(self) -> str:
-        return _localized(self.name_zh, self.name_en)
 
 
 class MenuCategory(models.Model):

@@ -201,15 +201,8 @@ class Seeder:
     # --- vocabulary and brands -------------------------------------------------------
 
     def _vocabulary(self) -> tuple[dict[str, Tag], dict[str, Allergen]]:
-        result = []
-        for model, rows in ((Tag, demo_data.TAGS), (Allergen, demo_data.ALLERGENS)):
-            existing = {obj.code: obj for obj in model.objects.all()}
-            missing = [model(code=c, name_zh=zh, name_en=en) for c, zh, en in rows if c not in existing]
-            model.objects.bulk_create(missing)
-            self._count(model._meta.verbose_name_plural, len(missing))
-            existing.update({obj.code: obj for obj in missing})
-            result.append(existing)
-        return result[0], result[1]
+        """Tags and allergens come from migration stores/0002; the demo menu only refers to them."""
+        return {t.code: t for t in Tag.objects.all()}, {a.code: a for a in Allergen.objects.all()}
 
     def _brand(self, definition: BrandDef) -> Brand:
         brand, created = Brand.objects.get_or_create(
