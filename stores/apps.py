@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class StoresConfig(AppConfig):
     name = "stores"
     verbose_name = _("Stores and menus")
+
+    def ready(self):
+        from . import signals  # noqa: F401  (menu cache invalidation receivers)

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 from django.db.models import F, FloatField, Prefetch, QuerySet, Value
 from django.db.models.functions import ASin, Cast, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from accounts.models import Role
 
+from .cache import brand_menu_cached
 from .errors import StoreNotFound
-from .models import Brand, Dish, OpeningHours, Option, OptionGroup, Store, StoreDishOverride
+from .models import Brand, Dish, OpeningHours, OptionGroup, Store, StoreDishOverride
 
 
 def _assignment(user):
@@ -185,9 +187,15 @@ def store_hours_today(store: Store, *, now: datetime | None = None) -> list[Open
 
 
 # --- The menu of one store ---
+#
+# The menu page and API serve every dish of a brand with its tags, allergens and option groups.
+# Model instances for ~1,400 prefetched link rows cost more than the queries, so the menu is built
+# from ``values_list`` tuples into slotted dataclasses. Tags, allergens and option groups are built
+# once per call and shared by every dish that has them. Names are chosen once per call, with the
+# rule of the models' ``name`` properties: English when the language is English and a name is set.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Nutrition:
     kcal: int
     protein_g: Decimal
@@ -195,13 +203,13 @@ class Nutrition:
     carbs_g: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NamedCode:
     code: str
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MenuOption:
     id: int
     name: str
@@ -209,114 +217,239 @@ class MenuOption:
     is_default: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MenuOptionGroup:
     code: str
     name: str
     min_choices: int
     max_choices: int
-    options: list[MenuOption]
+    options: tuple[MenuOption, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MenuDish:
     id: int
     code: str
     name: str
     description: str
-    price: Decimal
+    price: Decimal  # the store's price: its override, else the brand price
     available: bool
     stock: int | None  # None: unlimited
     low_stock: bool
     is_set_meal: bool
-    tags: list[NamedCode]
-    allergens: list[NamedCode]
+    tags: tuple[NamedCode, ...]
+    allergens: tuple[NamedCode, ...]
     nutrition: Nutrition
-    option_groups: list[MenuOptionGroup]
+    option_groups: tuple[MenuOptionGroup, ...]  # the same objects as StoreMenu.option_groups
 
     @property
     def sold_out(self) -> bool:
         return not self.available
 
 
-@dataclass
+@dataclass(slots=True)
 class MenuCategoryGroup:
     code: str
     name: str
     dishes: list[MenuDish] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoreMenu:
     store: Store
     categories: list[MenuCategoryGroup]
+    option_groups: tuple[MenuOptionGroup, ...] = ()  # those offered by a dish on the menu, in order
 
     @property
     def dish_count(self) -> int:
         return sum(len(category.dishes) for category in self.categories)
 
 
-def _menu_dish(dish: Dish, override: StoreDishOverride | None) -> MenuDish:
-    price = override.price if override is not None and override.price is not None else dish.price
-    stock = override.stock if override is not None else None
-    listed = override.is_available if override is not None else True
-    available = dish.is_active and listed and stock != 0
-    return MenuDish(
-        id=dish.pk,
-        code=dish.code,
-        name=dish.name,
-        description=dish.description,
-        price=price,
-        available=available,
-        stock=stock,
-        low_stock=available and stock is not None and 0 < stock <= LOW_STOCK_THRESHOLD,
-        is_set_meal=dish.is_set_meal,
-        tags=[NamedCode(tag.code, tag.name) for tag in dish.tags.all()],
-        allergens=[NamedCode(allergen.code, allergen.name) for allergen in dish.allergens.all()],
-        nutrition=Nutrition(dish.kcal, dish.protein_g, dish.fat_g, dish.carbs_g),
-        option_groups=[
-            MenuOptionGroup(
-                code=group.code,
-                name=group.name,
-                min_choices=group.min_choices,
-                max_choices=group.max_choices,
-                options=[
-                    MenuOption(option.pk, option.name, option.price_delta, option.is_default)
-                    for option in group.options.all()
-                ],
+def _english() -> bool:
+    """Whether names are English: the same rule as ``stores.models._localized``."""
+    return (get_language() or "zh-hans").lower().startswith("en")
+
+
+def _menu_option_groups(brand_id: int, english: bool) -> dict[int, MenuOptionGroup]:
+    """The brand's option groups with their options, by group id, in menu order (1 query)."""
+    rows = (
+        OptionGroup.objects.filter(brand_id=brand_id)
+        .order_by("sort_order", "id", "options__sort_order", "options__id")
+        .values_list(
+            "id", "code", "name_zh", "name_en", "min_choices", "max_choices",
+            "options__id", "options__brand_id", "options__name_zh", "options__name_en",
+            "options__price_delta", "options__is_default",
+        )
+    )
+    heads: dict[int, tuple[str, str, int, int]] = {}
+    options: dict[int, list[MenuOption]] = {}
+    for group_id, code, name_zh, name_en, min_choices, max_choices, option_id, option_brand_id, *option in rows:
+        if group_id not in heads:
+            heads[group_id] = (code, name_en if english and name_en else name_zh, min_choices, max_choices)
+            options[group_id] = []
+        if option_id is not None and option_brand_id == brand_id:
+            option_zh, option_en, price_delta, is_default = option
+            options[group_id].append(
+                MenuOption(option_id, option_en if english and option_en else option_zh, price_delta, is_default)
             )
-            for group in dish.option_groups.all()
-        ],
+    return {group_id: MenuOptionGroup(*head, tuple(options[group_id])) for group_id, head in heads.items()}
+
+
+def _menu_named_links(manager, target: str, brand_id: int, english: bool) -> dict[int, list[NamedCode]]:
+    """Tags or allergens of the brand's active dishes, by dish id, in code order (1 query).
+
+    ``manager`` is the M2M field's through model manager; ``target`` its field to the vocabulary
+    (whose primary key is the code). One ``NamedCode`` per code, shared by the dishes.
+    """
+    rows = (
+        manager.filter(dish__brand_id=brand_id, dish__is_active=True)
+        .order_by(f"{target}_id")
+        .values_list("dish_id", f"{target}_id", f"{target}__name_zh", f"{target}__name_en")
+    )
+    named: dict[str, NamedCode] = {}
+    by_dish: dict[int, list[NamedCode]] = {}
+    for dish_id, code, name_zh, name_en in rows:
+        item = named.get(code)
+        if item is None:
+            item = named[code] = NamedCode(code, name_en if english and name_en else name_zh)
+        links = by_dish.get(dish_id)
+        if links is None:
+            by_dish[dish_id] = [item]
+        else:
+            links.append(item)
+    return by_dish
+
+
+def _menu_group_links(brand_id: int, groups: dict[int, MenuOptionGroup]) -> dict[int, list[MenuOptionGroup]]:
+    """Option groups of the brand's active dishes, by dish id, in group order (1 query)."""
+    rows = (
+        Dish.option_groups.through.objects.filter(
+            dish__brand_id=brand_id, dish__is_active=True, optiongroup__brand_id=brand_id
+        )
+        .order_by("optiongroup__sort_order", "optiongroup_id")
+        .values_list("dish_id", "optiongroup_id")
+    )
+    by_dish: dict[int, list[MenuOptionGroup]] = {}
+    for dish_id, group_id in rows:
+        group = groups.get(group_id)
+        if group is not None:
+            by_dish.setdefault(dish_id, []).append(group)
+    return by_dish
+
+
+# One dish of the brand-wide menu, as cached: (id, code, name, description, brand price,
+# is_set_meal, kcal, protein_g, fat_g, carbs_g, tags, allergens, option groups).
+BrandDishRow = tuple[
+    int, str, str, str, Decimal, bool, int, Decimal, Decimal, Decimal,
+    tuple[NamedCode, ...], tuple[NamedCode, ...], tuple[MenuOptionGroup, ...],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BrandMenu:
+    """What every store of a brand shares, in one language: plain, picklable data."""
+
+    categories: tuple[tuple[str, str, tuple[BrandDishRow, ...]], ...]  # (code, name, dishes)
+    option_groups: tuple[MenuOptionGroup, ...]  # those offered by a listed dish, in order
+
+
+def brand_menu(*, brand_id: int, english: bool) -> BrandMenu:
+    """The brand's active dishes by category with tags, allergens and option groups (5 queries)."""
+    groups = _menu_option_groups(brand_id, english)
+    tags = _menu_named_links(Dish.tags.through.objects, "tag", brand_id, english)
+    allergens = _menu_named_links(Dish.allergens.through.objects, "allergen", brand_id, english)
+    group_links = _menu_group_links(brand_id, groups)
+    rows = (
+        Dish.objects.filter(brand_id=brand_id, is_active=True, category__brand_id=brand_id)
+        .order_by("category__sort_order", "category_id", "sort_order", "id")
+        .values_list(
+            "id", "code", "name_zh", "name_en", "description_zh", "description_en", "price",
+            "kcal", "protein_g", "fat_g", "carbs_g", "is_set_meal",
+            "category_id", "category__code", "category__name_zh", "category__name_en",
+        )
+    )
+    categories: dict[int, tuple[str, str, list[BrandDishRow]]] = {}
+    offered: set[int] = set()
+    no_links: tuple = ()
+    for (
+        dish_id, code, name_zh, name_en, description_zh, description_en, price,
+        kcal, protein_g, fat_g, carbs_g, is_set_meal,
+        category_id, category_code, category_zh, category_en,
+    ) in rows:
+        category = categories.get(category_id)
+        if category is None:
+            category = categories[category_id] = (
+                category_code, category_en if english and category_en else category_zh, []
+            )
+        dish_groups = group_links.get(dish_id)
+        if dish_groups:
+            offered.update(id(group) for group in dish_groups)
+        category[2].append((
+            dish_id, code,
+            name_en if english and name_en else name_zh,
+            description_en if english and description_en else description_zh,
+            price, is_set_meal, kcal, protein_g, fat_g, carbs_g,
+            tuple(tags.get(dish_id, no_links)),
+            tuple(allergens.get(dish_id, no_links)),
+            tuple(dish_groups) if dish_groups else no_links,
+        ))
+    return BrandMenu(
+        categories=tuple((code, name, tuple(dishes)) for code, name, dishes in categories.values()),
+        option_groups=tuple(group for group in groups.values() if id(group) in offered),
     )
 
 
 def store_menu(*, store: Store) -> StoreMenu:
     """The store's menu: categories in order, each with its active dishes at the store's price.
 
-    Names follow the active language. Runs a fixed number of queries whatever the number of
-    dishes: overrides, dishes (+category), tags, allergens, option groups, options.
+    Names follow the active language. The brand-wide part comes from ``brand_menu``, cached
+    per brand and language (``stores.cache``); the store's overrides are read every time.
+    So 1 query when the brand's menu is cached, 6 when not, whatever the number of dishes.
+    Builds no model instances.
     """
-    overrides = {
-        override.dish_id: override
-        for override in StoreDishOverride.objects.filter(store=store, brand_id=store.brand_id)
-    }
-    options = Option.objects.filter(brand_id=store.brand_id).order_by("sort_order", "id")
-    groups = (
-        OptionGroup.objects.filter(brand_id=store.brand_id)
-        .order_by("sort_order", "id")
-        .prefetch_related(Prefetch("options", queryset=options))
+    brand_id = store.brand_id
+    english = _english()
+    shared = brand_menu_cached(
+        brand_id, "en" if english else "zh", lambda: brand_menu(brand_id=brand_id, english=english)
     )
-    dishes = (
-        Dish.objects.filter(brand_id=store.brand_id, is_active=True, category__brand_id=store.brand_id)
-        .select_related("category")
-        .prefetch_related("tags", "allergens", Prefetch("option_groups", queryset=groups))
-        .order_by("category__sort_order", "category_id", "sort_order", "id")
+    override_rows = (
+        StoreDishOverride.objects.filter(store_id=store.pk, brand_id=brand_id)
+        .order_by()
+        .values_list("dish_id", "price", "is_available", "stock")
     )
-    categories: dict[int, MenuCategoryGroup] = {}
-    for dish in dishes:
-        category = categories.get(dish.category_id)
-        if category is None:
-            category = categories[dish.category_id] = MenuCategoryGroup(dish.category.code, dish.category.name)
-        category.dishes.append(_menu_dish(dish, overrides.get(dish.pk)))
-    return StoreMenu(store=store, categories=list(categories.values()))
+    overrides = {dish_id: (price, listed, stock) for dish_id, price, listed, stock in override_rows}
 
+    categories = []
+    for category_code, category_name, rows in shared.categories:
+        dishes = []
+        for (
+            dish_id, code, name, description, brand_price, is_set_meal,
+            kcal, protein_g, fat_g, carbs_g, tags, allergens, option_groups,
+        ) in rows:
+            override = overrides.get(dish_id)
+            if override is None:
+                price, stock, available = brand_price, None, True
+            else:
+                price, listed, stock = override
+                if price is None:
+                    price = brand_price
+                available = listed and stock != 0
+            dishes.append(
+                MenuDish(
+                    id=dish_id,
+                    code=code,
+                    name=name,
+                    description=description,
+                    price=price,
+                    available=available,
+                    stock=stock,
+                    low_stock=available and stock is not None and 0 < stock <= LOW_STOCK_THRESHOLD,
+                    is_set_meal=is_set_meal,
+                    tags=tags,
+                    allergens=allergens,
+                    nutrition=Nutrition(kcal, protein_g, fat_g, carbs_g),
+                    option_groups=option_groups,
+                )
+            )
+        categories.append(MenuCategoryGroup(category_code, category_name, dishes))
+    return StoreMenu(store=store, categories=categories, option_groups=shared.option_groups)

@@ -65,6 +65,11 @@ class StoreSerializer(serializers.Serializer):
         return None if distance is None else round(float(distance), 2)
 
 
+# --- The menu. The serializers below document the response (drf-spectacular); the view builds it
+# with store_menu_representation(), which is several times faster than nested serializers on
+# a 300-dish menu. test_public_api checks that both agree on every field.
+
+
 class NamedCodeSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -105,7 +110,10 @@ class MenuDishSerializer(serializers.Serializer):
     tags = NamedCodeSerializer(many=True)
     allergens = NamedCodeSerializer(many=True)
     nutrition = NutritionSerializer()
-    option_groups = MenuOptionGroupSerializer(many=True)
+    option_groups = serializers.ListField(
+        child=serializers.CharField(),
+        help_text=_("Codes of the dish's option groups, in order; each is described once in the menu's option_groups."),
+    )
 
 
 class MenuCategorySerializer(serializers.Serializer):
@@ -117,3 +125,75 @@ class MenuCategorySerializer(serializers.Serializer):
 class StoreMenuSerializer(serializers.Serializer):
     store = StoreSerializer()
     categories = MenuCategorySerializer(many=True)
+    option_groups = MenuOptionGroupSerializer(
+        many=True, help_text=_("Every option group offered by a dish on this menu, once, in menu order.")
+    )
+
+
+def store_menu_representation(menu: selectors.StoreMenu, *, now) -> dict:
+    """The menu response that ``StoreMenuSerializer`` documents, built from plain data.
+
+    Money is a string with 2 decimals and nutrition with 1 (``f"{Decimal:.2f}"`` is exact).
+    Tags and allergens are rendered once per code and shared between dishes.
+    """
+    named: dict[int, dict] = {}  # id(NamedCode) -> its representation
+
+    def named_list(items) -> list[dict]:
+        result = []
+        for item in items:
+            data = named.get(id(item))
+            if data is None:
+                data = named[id(item)] = {"code": item.code, "name": item.name}
+            result.append(data)
+        return result
+
+    categories = []
+    for category in menu.categories:
+        dishes = []
+        for dish in category.dishes:
+            nutrition = dish.nutrition
+            dishes.append(
+                {
+                    "code": dish.code,
+                    "name": dish.name,
+                    "description": dish.description,
+                    "price": f"{dish.price:.2f}",
+                    "available": dish.available,
+                    "sold_out": not dish.available,
+                    "low_stock": dish.low_stock,
+                    "stock": dish.stock,
+                    "is_set_meal": dish.is_set_meal,
+                    "tags": named_list(dish.tags),
+                    "allergens": named_list(dish.allergens),
+                    "nutrition": {
+                        "kcal": nutrition.kcal,
+                        "protein_g": f"{nutrition.protein_g:.1f}",
+                        "fat_g": f"{nutrition.fat_g:.1f}",
+                        "carbs_g": f"{nutrition.carbs_g:.1f}",
+                    },
+                    "option_groups": [group.code for group in dish.option_groups],
+                }
+            )
+        categories.append({"code": category.code, "name": category.name, "dishes": dishes})
+    return {
+        "store": StoreSerializer(menu.store, context={"now": now}).data,
+        "categories": categories,
+        "option_groups": [
+            {
+                "code": group.code,
+                "name": group.name,
+                "min_choices": group.min_choices,
+                "max_choices": group.max_choices,
+                "options": [
+                    {
+                        "id": option.id,
+                        "name": option.name,
+                        "price_delta": f"{option.price_delta:.2f}",
+                        "is_default": option.is_default,
+                    }
+                    for option in group.options
+                ],
+            }
+            for group in menu.option_groups
+        ],
+    }

@@ -10,7 +10,12 @@ from rest_framework.views import APIView
 from config.api import ErrorSerializer
 from stores import selectors
 
-from .serializers import StoreListQuerySerializer, StoreMenuSerializer, StoreSerializer
+from .serializers import (
+    StoreListQuerySerializer,
+    StoreMenuSerializer,
+    StoreSerializer,
+    store_menu_representation,
+)
 
 LANGUAGE_HEADER = OpenApiParameter(
     name="Accept-Language",
@@ -49,7 +54,11 @@ class StoreListApi(generics.ListAPIView):
 
 
 class StoreMenuApi(APIView):
-    """One store's menu: categories, dishes, the store's price, availability and stock."""
+    """One store's menu: categories, dishes, the store's price, availability and stock.
+
+    Option groups come once at the top level; each dish lists the codes of its groups.
+    The response is built from the selector's plain data (StoreMenuSerializer documents it).
+    """
 
     permission_classes = [AllowAny]
 
@@ -65,5 +74,4 @@ class StoreMenuApi(APIView):
     def get(self, request, store_code: str):
         store = selectors.store_get_public(code=store_code)
         menu = selectors.store_menu(store=store)
-        serializer = StoreMenuSerializer(menu, context={"request": request, "now": selectors.local_now()})
-        return Response(serializer.data)
+        return Response(store_menu_representation(menu, now=selectors.local_now()))

@@ -230,6 +230,20 @@ def test_store_page_badges_sit_on_the_right_dish(client, menu_store):
 
 
 @pytest.mark.django_db
+def test_store_page_lists_a_shared_option_group_under_each_dish_that_offers_it(client, menu_store):
+    rice = menu_store.brand.dishes.get(code="RICE")
+    rice.option_groups.set(menu_store.brand.option_groups.filter(code="spice"))
+
+    html = client.get(f"/stores/{menu_store.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    noodle = html[html.index('id="dish-NOODLE"') : html.index('id="dish-RICE"')]
+    rice_html = html[html.index('id="dish-RICE"') :]
+    for part in (noodle, rice_html):
+        assert "<strong>Spice level</strong>" in part
+        assert "Mild (+¥0) / Hot (+¥2.00)" in part
+
+
+@pytest.mark.django_db
 def test_store_page_is_chinese_by_default_and_english_by_accept_language(client, menu_store):
     chinese = client.get(f"/stores/{menu_store.code}/").content.decode()
     english = client.get(f"/stores/{menu_store.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()

@@ -4,8 +4,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from stores.api.serializers import StoreMenuSerializer
 from stores.models import OpeningHours
-from tests.stores.factories import BrandFactory, DishFactory, StoreDishOverrideFactory, StoreFactory
+from tests.stores.factories import (
+    BrandFactory,
+    DishFactory,
+    OptionFactory,
+    OptionGroupFactory,
+    StoreDishOverrideFactory,
+    StoreFactory,
+)
 from tests.stores.test_selectors import build_menu
 
 LIST_URL = "/api/v1/stores/"
@@ -161,6 +169,63 @@ def test_store_menu_contract(api_client, store):
         "nutrition": {"kcal": 520, "protein_g": "22.5", "fat_g": "18.0", "carbs_g": "60.0"},
         "option_groups": [],
     }
+    assert body["option_groups"] == []
+
+
+@pytest.mark.django_db
+def test_store_menu_option_groups_once_at_the_top_dishes_refer_by_code(api_client, store):
+    spice = OptionGroupFactory(brand=store.brand, code="spice", name_zh="辣度", name_en="Spice level", sort_order=1)
+    mild = OptionFactory(group=spice, name_zh="微辣", name_en="Mild", sort_order=1, is_default=True)
+    hot = OptionFactory(group=spice, name_zh="特辣", name_en="Hot", sort_order=2, price_delta=Decimal("2.5"))
+    size = OptionGroupFactory(
+        brand=store.brand, code="size", name_zh="份量", name_en="Size", min_choices=0, max_choices=2, sort_order=2
+    )
+    OptionGroupFactory(brand=store.brand, code="unused")
+    noodle = DishFactory(brand=store.brand, code="NOODLE", sort_order=1)
+    noodle.option_groups.set([size, spice])
+    rice = DishFactory(brand=store.brand, category=noodle.category, code="RICE", sort_order=2)
+    rice.option_groups.set([size])
+
+    body = api_client.get(menu_url(store.code), HTTP_ACCEPT_LANGUAGE="en").json()
+
+    assert [d["option_groups"] for d in body["categories"][0]["dishes"]] == [["spice", "size"], ["size"]]
+    assert body["option_groups"] == [
+        {
+            "code": "spice",
+            "name": "Spice level",
+            "min_choices": 1,
+            "max_choices": 1,
+            "options": [
+                {"id": mild.pk, "name": "Mild", "price_delta": "0.00", "is_default": True},
+                {"id": hot.pk, "name": "Hot", "price_delta": "2.50", "is_default": False},
+            ],
+        },
+        {"code": "size", "name": "Size", "min_choices": 0, "max_choices": 2, "options": []},
+    ]
+
+
+@pytest.mark.django_db
+def test_store_menu_response_has_exactly_the_documented_fields(api_client, store):
+    build_menu(store, 2)
+    documented = StoreMenuSerializer()
+
+    body = api_client.get(menu_url(store.code)).json()
+
+    category_fields = documented.fields["categories"].child.fields
+    dish_fields = category_fields["dishes"].child.fields
+    group_fields = documented.fields["option_groups"].child.fields
+    assert set(body) == set(documented.fields)
+    assert set(body["store"]) == set(documented.fields["store"].fields)
+    for category in body["categories"]:
+        assert set(category) == set(category_fields)
+        for dish in category["dishes"]:
+            assert set(dish) == set(dish_fields)
+            assert set(dish["nutrition"]) == set(dish_fields["nutrition"].fields)
+            assert all(set(tag) == set(dish_fields["tags"].child.fields) for tag in dish["tags"] + dish["allergens"])
+    assert body["option_groups"]
+    for group in body["option_groups"]:
+        assert set(group) == set(group_fields)
+        assert all(set(option) == set(group_fields["options"].child.fields) for option in group["options"])
 
 
 @pytest.mark.django_db
@@ -175,7 +240,10 @@ def test_store_menu_options_tags_and_sold_out(api_client, store):
     assert (first["available"], first["sold_out"], first["stock"]) == (False, True, 0)
     assert [t["code"] for t in first["tags"]] == ["light", "spicy"]
     assert [a["code"] for a in first["allergens"]] == ["gluten", "peanut"]
-    group = first["option_groups"][0]
+    groups = {group["code"]: group for group in body["option_groups"]}
+    assert len(first["option_groups"]) == 2
+    assert set(first["option_groups"]) == set(groups)
+    group = groups[first["option_groups"][0]]
     assert (group["min_choices"], group["max_choices"]) == (1, 1)
     assert [o["price_delta"] for o in group["options"]] == ["0.00", "1.00", "2.00"]
     assert [o["is_default"] for o in group["options"]] == [True, False, False]
@@ -245,3 +313,11 @@ def test_schema_documents_the_store_endpoints(api_client):
     list_params = {p["name"] for p in schema["paths"]["/api/v1/stores/"]["get"]["parameters"]}
     assert {"city", "lat", "lng", "limit", "offset"} <= list_params
     assert "404" in schema["paths"]["/api/v1/stores/{store_code}/menu/"]["get"]["responses"]
+    components = schema["components"]["schemas"]
+    assert components["StoreMenu"]["properties"]["option_groups"]["items"] == {
+        "$ref": "#/components/schemas/MenuOptionGroup"
+    }
+    assert components["MenuDish"]["properties"]["option_groups"]["items"] == {"type": "string"}
+    assert components["MenuOptionGroup"]["properties"]["options"]["items"] == {
+        "$ref": "#/components/schemas/MenuOption"
+    }

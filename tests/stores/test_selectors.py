@@ -4,11 +4,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from django.db import transaction
 from django.utils import translation
 
 from stores import selectors
+from stores.cache import menu_changed
 from stores.errors import StoreNotFound
-from stores.models import Allergen, OpeningHours, Tag
+from stores.models import Allergen, Dish, OpeningHours, Option, StoreDishOverride, Tag
 from tests.stores.factories import (
     BrandFactory,
     DishFactory,
@@ -225,6 +228,201 @@ def test_store_menu_query_count_does_not_grow_with_dishes(brand, django_assert_m
     with django_assert_max_num_queries(6) as big:
         assert selectors.store_menu(store=many).dish_count == 100
     assert len(small.captured_queries) == len(big.captured_queries)
+
+
+@pytest.mark.django_db
+def test_store_menu_plain_data_for_a_small_menu(store):
+    """The whole menu, value by value: store prices, availability, stock, links, both languages."""
+    brand = store.brand
+    mains = MenuCategoryFactory(brand=brand, code="mains", name_zh="主食", name_en="Mains", sort_order=1)
+    drinks = MenuCategoryFactory(brand=brand, code="drinks", name_zh="饮品", name_en="", sort_order=2)
+    spicy = Tag.objects.update_or_create(code="spicy", defaults={"name_zh": "辣", "name_en": "Spicy"})[0]
+    gluten = Allergen.objects.update_or_create(code="gluten", defaults={"name_zh": "麸质", "name_en": "Gluten"})[0]
+    soy = Allergen.objects.update_or_create(code="soy", defaults={"name_zh": "大豆", "name_en": "Soy"})[0]
+    spice = OptionGroupFactory(brand=brand, code="spice", name_zh="辣度", name_en="Spice level", sort_order=1)
+    mild = OptionFactory(group=spice, name_zh="微辣", name_en="Mild", sort_order=1, is_default=True)
+    hot = OptionFactory(group=spice, name_zh="特辣", name_en="Hot", sort_order=2, price_delta=Decimal("2.00"))
+    size = OptionGroupFactory(
+        brand=brand, code="size", name_zh="份量", name_en="", min_choices=0, max_choices=1, sort_order=2
+    )
+    large = OptionFactory(group=size, name_zh="大份", name_en="Large", price_delta=Decimal("3.00"))
+    OptionGroupFactory(brand=brand, code="unused", sort_order=3)  # offered by no dish: not on the menu
+    noodle = DishFactory(
+        brand=brand, category=mains, code="NOODLE", name_zh="牛肉面", name_en="Beef noodles",
+        description_zh="手工拉面", description_en="Hand-pulled", price=Decimal("28.00"), sort_order=1,
+    )
+    noodle.tags.set([spicy])
+    noodle.allergens.set([gluten])
+    noodle.option_groups.set([size, spice])
+    StoreDishOverrideFactory(store=store, dish=noodle, price=Decimal("26.00"), stock=3)
+    rice = DishFactory(
+        brand=brand, category=mains, code="RICE", name_zh="卤肉饭", name_en="", price=Decimal("18.50"),
+        sort_order=2, is_set_meal=True, kcal=700, protein_g=Decimal("30.0"),
+    )
+    rice.allergens.set([soy])
+    rice.option_groups.set([size])
+    tea = DishFactory(brand=brand, category=drinks, code="TEA", name_zh="奶茶", name_en="Milk tea", price=Decimal("6"))
+    StoreDishOverrideFactory(store=store, dish=tea, stock=0)
+    soup = DishFactory(brand=brand, category=drinks, code="SOUP", name_zh="例汤", name_en="Soup", sort_order=1)
+    StoreDishOverrideFactory(store=store, dish=soup, is_available=False, price=Decimal("5.00"))
+    DishFactory(brand=brand, category=drinks, code="OFF", is_active=False)
+
+    def expected(english: bool) -> selectors.StoreMenu:
+        def pick(zh, en):
+            return en if english and en else zh
+
+        spice_group = selectors.MenuOptionGroup(
+            "spice", pick("辣度", "Spice level"), 1, 1,
+            (
+                selectors.MenuOption(mild.pk, pick("微辣", "Mild"), Decimal("0.00"), True),
+                selectors.MenuOption(hot.pk, pick("特辣", "Hot"), Decimal("2.00"), False),
+            ),
+        )
+        size_group = selectors.MenuOptionGroup(
+            "size", "份量", 0, 1, (selectors.MenuOption(large.pk, pick("大份", "Large"), Decimal("3.00"), False),)
+        )
+        nutrition = selectors.Nutrition(520, Decimal("22.5"), Decimal("18.0"), Decimal("60.0"))
+
+        def dish(source, **values):
+            defaults = {"is_set_meal": False, "tags": (), "allergens": (), "nutrition": nutrition, "option_groups": ()}
+            return selectors.MenuDish(id=source.pk, code=source.code, **(defaults | values))
+
+        return selectors.StoreMenu(
+            store=store,
+            categories=[
+                selectors.MenuCategoryGroup("mains", pick("主食", "Mains"), [
+                    dish(
+                        noodle, name=pick("牛肉面", "Beef noodles"), description=pick("手工拉面", "Hand-pulled"),
+                        price=Decimal("26.00"), available=True, stock=3, low_stock=True,
+                        tags=(selectors.NamedCode("spicy", pick("辣", "Spicy")),),
+                        allergens=(selectors.NamedCode("gluten", pick("麸质", "Gluten")),),
+                        option_groups=(spice_group, size_group),
+                    ),
+                    dish(
+                        rice, name="卤肉饭", description="", price=Decimal("18.50"),
+                        available=True, stock=None, low_stock=False, is_set_meal=True,
+                        allergens=(selectors.NamedCode("soy", pick("大豆", "Soy")),),
+                        nutrition=selectors.Nutrition(700, Decimal("30.0"), Decimal("18.0"), Decimal("60.0")),
+                        option_groups=(size_group,),
+                    ),
+                ]),
+                selectors.MenuCategoryGroup("drinks", "饮品", [
+                    dish(tea, name=pick("奶茶", "Milk tea"), description="", price=Decimal("6.00"), available=False,
+                         stock=0, low_stock=False),
+                    dish(soup, name=pick("例汤", "Soup"), description="", price=Decimal("5.00"), available=False,
+                         stock=None, low_stock=False),
+                ]),
+            ],
+            option_groups=(spice_group, size_group),
+        )
+
+    for language, english in (("zh-hans", False), ("en", True)):
+        with translation.override(language):
+            menu = selectors.store_menu(store=store)
+        assert menu == expected(english), language
+    assert [d.sold_out for c in menu.categories for d in c.dishes] == [False, False, True, True]
+    # each option group is one object, shared by the dishes that offer it and the top level
+    noodle_groups = menu.categories[0].dishes[0].option_groups
+    assert noodle_groups[0] is menu.option_groups[0]
+    assert noodle_groups[1] is menu.categories[0].dishes[1].option_groups[0] is menu.option_groups[1]
+
+
+# --- the cache of the brand-wide menu ---
+
+
+@pytest.fixture
+def empty_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_store_menu_cached_read_is_one_query_for_10_and_100_dishes(empty_cache, django_assert_num_queries):
+    few = StoreFactory(brand=BrandFactory(code="few"), code="FEW")
+    many = StoreFactory(brand=BrandFactory(code="many"), code="MANY")
+    build_menu(few, 10)
+    build_menu(many, 100)
+    for store in (few, many):
+        with django_assert_num_queries(6):  # first read builds the brand part
+            selectors.store_menu(store=store)
+
+    with django_assert_num_queries(1) as small:  # then only the store's overrides are read
+        assert selectors.store_menu(store=few).dish_count == 10
+    with django_assert_num_queries(1) as big:
+        assert selectors.store_menu(store=many).dish_count == 100
+    assert "storedishoverride" in small.captured_queries[0]["sql"]
+    assert "storedishoverride" in big.captured_queries[0]["sql"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_store_menu_cache_follows_every_menu_change(empty_cache, django_assert_num_queries):
+    store = StoreFactory(brand=BrandFactory(code="cached"))
+    other = StoreFactory(brand=store.brand)
+    first, second = build_menu(store, 2)
+
+    def read():
+        with translation.override("en"):
+            return selectors.store_menu(store=store)
+
+    read()
+    with django_assert_num_queries(1):
+        assert _dish(read(), first.code).price == Decimal("28.00")
+
+    first.price = Decimal("30.00")  # brand price
+    first.save()
+    assert _dish(read(), first.code).price == Decimal("30.00")
+
+    option = Option.objects.filter(group__brand=store.brand).order_by("group__sort_order", "sort_order").first()
+    option.name_en = "Renamed"
+    option.save()
+    assert read().option_groups[0].options[0].name == "Renamed"
+    assert _dish(read(), second.code).option_groups[0].options[0].name == "Renamed"
+
+    first.tags.remove(Tag.objects.get(code="spicy"))
+    assert [t.code for t in _dish(read(), first.code).tags] == ["light"]
+
+    Tag.objects.filter(code="light").update(name_en="Light")  # no signal: the writer says so itself
+    menu_changed(None)
+    assert [t.name for t in _dish(read(), first.code).tags] == ["Light"]
+    Tag.objects.get(code="light").delete()
+    assert _dish(read(), first.code).tags == ()
+
+    added = DishFactory(brand=store.brand, category=first.category, code="NEW", name_en="New dish")
+    assert _dish(read(), "NEW").name == "New dish"
+    first.category.name_en = "Renamed category"
+    first.category.save()
+    assert any(c.name == "Renamed category" for c in read().categories)
+    added.delete()
+    assert "NEW" not in {d.code for c in read().categories for d in c.dishes}
+
+    # the store's overrides are never cached: stock changes with every order
+    StoreDishOverride.objects.filter(store=store, dish=second).update(stock=0, price=Decimal("9.90"))
+    with django_assert_num_queries(1):
+        got = _dish(read(), second.code)
+    assert (got.price, got.sold_out, got.stock) == (Decimal("9.90"), True, 0)
+    # another store of the brand shares the cached brand part (per language) with its own overrides
+    with translation.override("en"), django_assert_num_queries(1):
+        assert _dish(selectors.store_menu(store=other), second.code).price == Decimal("28.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_uncommitted_menu_change_is_neither_served_from_nor_left_in_the_cache(empty_cache):
+    store = StoreFactory(brand=BrandFactory(code="rollback"))
+    [dish] = build_menu(store, 1)
+    selectors.store_menu(store=store)  # cached
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Dish.objects.get(pk=dish.pk).tags.clear()
+        dish.price = Decimal("1.00")
+        dish.save()
+        inside = _dish(selectors.store_menu(store=store), dish.code)
+        assert (inside.price, inside.tags) == (Decimal("1.00"), ())  # its own change, not the cache
+        raise RuntimeError("roll back")
+
+    after = _dish(selectors.store_menu(store=store), dish.code)
+    assert after.price == Decimal("28.00")
+    assert [t.code for t in after.tags] == ["light", "spicy"]
 
 
 # --- opening hours ---
