@@ -4,14 +4,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.api import DomainError
+from config.net import client_ip
 
 from . import services
 from .forms import FreezeActionForm, UserChangeForm, UserCreationForm
 from .models import SmsCode, User
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+from .validators import mask_phone
 
 
 @admin.register(User)
@@ -70,7 +68,7 @@ class UserAdmin(BaseUserAdmin):
             if user.is_frozen:
                 continue
             try:
-                services.user_freeze(user=user, reason=reason, actor=request.user, ip=_client_ip(request))
+                services.user_freeze(user=user, reason=reason, actor=request.user, ip=client_ip(request))
             except DomainError as exc:
                 self.message_user(request, f"{user}: {exc.message}", messages.ERROR)
             else:
@@ -88,7 +86,7 @@ class UserAdmin(BaseUserAdmin):
         for user in queryset.order_by("pk"):
             if not user.is_frozen:
                 continue
-            services.user_unfreeze(user=user, reason=reason, actor=request.user, ip=_client_ip(request))
+            services.user_unfreeze(user=user, reason=reason, actor=request.user, ip=client_ip(request))
             count += 1
         self.message_user(
             request,
@@ -105,12 +103,13 @@ class SmsCodeAdmin(admin.ModelAdmin):
     list_filter = ["purpose", "created_at"]
     search_fields = ["phone"]
     date_hierarchy = "created_at"
-    fields = ["phone", "purpose", "created_at", "expires_at", "attempts", "used_at", "ip"]
+    # The detail page shows the phone masked too; search still takes a full number.
+    fields = ["masked_phone", "purpose", "created_at", "expires_at", "attempts", "used_at", "ip"]
     readonly_fields = fields
 
     @admin.display(description=_("mobile phone"), ordering="phone")
     def masked_phone(self, obj: SmsCode) -> str:
-        return f"{obj.phone[:3]}****{obj.phone[-4:]}"
+        return mask_phone(obj.phone)
 
     def has_add_permission(self, request):
         return False

@@ -1,6 +1,7 @@
 """Forms of accounts: the customer login page and the admin's user forms."""
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
@@ -51,6 +52,24 @@ class CodeLoginForm(forms.Form):
         self.fields["code"].required = require_code
         if not require_code:
             self.fields["code"].validators = []
+
+
+class StaffAuthenticationForm(AdminAuthenticationForm):
+    """The admin's password login: a frozen account is refused with its own message.
+
+    The check runs only after the password was accepted, so the message tells nothing to
+    someone who does not know the password (wrong passwords still count toward the lockout).
+    """
+
+    error_messages = {
+        **AdminAuthenticationForm.error_messages,
+        "frozen": _("This account is frozen and cannot log in. Please contact your HQ manager."),
+    }
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if getattr(user, "is_frozen", False):
+            raise forms.ValidationError(self.error_messages["frozen"], code="frozen")
 
 
 class UserCreationForm(AdminUserCreationForm):

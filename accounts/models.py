@@ -4,7 +4,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .validators import normalize_phone, validate_mainland_mobile
+from .validators import mask_phone, normalize_phone, validate_mainland_mobile
 
 
 class Role(models.TextChoices):
@@ -88,7 +88,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     @property
     def masked_phone(self) -> str:
-        return f"{self.phone[:3]}****{self.phone[-4:]}" if len(self.phone) == 11 else self.phone
+        return mask_phone(self.phone)
 
     @property
     def is_customer(self) -> bool:
@@ -124,7 +124,7 @@ class SmsCode(models.Model):
         indexes = [models.Index(fields=["phone", "purpose", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.phone[:3]}****{self.phone[-4:]} {self.purpose} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{mask_phone(self.phone)} {self.purpose} {self.created_at:%Y-%m-%d %H:%M}"
 
 
 class PhoneThrottle(models.Model):

@@ -149,8 +149,13 @@ def sms_code_request(*, phone: str, purpose: str = SmsPurpose.LOGIN, ip: str | N
 
     The answer never tells whether the phone belongs to an account. Staff accounts log in
     with a password (and its lockout) only, so for the login purpose a staff phone gets no
-    usable code and no SMS: a spent decoy row is written instead, which keeps the limits
-    (and therefore the answers, including 429s) identical to any other phone.
+    SMS: a decoy row is written instead, an ordinary unused code whose digits nobody ever
+    receives. Limits, 429s, wrong-code tries and exhaustion therefore behave exactly as for
+    any other phone; and should a guess ever match, ``customer_login_with_code`` still
+    refuses the staff account.
+
+    A new code replaces the earlier ones: only the latest code of a phone and purpose counts
+    (``sms_code_verify``).
     """
     phone = phone_clean(phone)
     purpose = _purpose_clean(purpose)
@@ -182,11 +187,11 @@ def sms_code_request(*, phone: str, purpose: str = SmsPurpose.LOGIN, ip: str | N
         SmsCode.objects.create(
             phone=phone,
             purpose=purpose,
-            # A decoy stores the hash of a code nobody ever sees and is born spent.
+            # A decoy is stored like any other code (so that tries count the same); its digits
+            # are simply never sent.
             code_hash=sms_code_hash(phone=phone, purpose=purpose, code=code),
             created_at=now,
             expires_at=now + settings.SMS_CODE_TTL,
-            used_at=now if decoy else None,
             ip=ip or None,
         )
         PhoneThrottle.objects.filter(phone=phone).update(updated_at=now)
@@ -198,7 +203,10 @@ def sms_code_request(*, phone: str, purpose: str = SmsPurpose.LOGIN, ip: str | N
 def sms_code_verify(*, phone: str, code: str, purpose: str) -> None:
     """Accept ``code`` once for ``phone`` and ``purpose``, or raise.
 
-    Only the latest unused code counts. A wrong code costs one of
+    Only the latest code of the phone and purpose counts, used or not: asking for a new code
+    makes every earlier one worthless, and once the latest is used, expired or out of tries
+    the next step is a new code. A used code is answered like a wrong one (which would
+    otherwise tell that the owner logged in). A wrong code costs one of
     ``SMS_CODE_MAX_ATTEMPTS`` tries; the count is committed even though this raises, so
     the caller must not wrap this call in a transaction of its own.
     """
@@ -212,12 +220,12 @@ def sms_code_verify(*, phone: str, code: str, purpose: str) -> None:
     with transaction.atomic():
         row = (
             SmsCode.objects.select_for_update()
-            .filter(phone=phone, purpose=purpose, used_at__isnull=True)
+            .filter(phone=phone, purpose=purpose)
             .order_by("-created_at", "-id")
             .first()
         )
         now = timezone.now()
-        if row is None:
+        if row is None or row.used_at is not None:
             error = SmsCodeInvalid(_("The code is wrong. Check the SMS or ask for a new code."))
         elif row.attempts >= max_attempts:
             error = SmsCodeExhausted(_("Too many wrong tries for this code. Ask for a new code."))
@@ -271,6 +279,8 @@ def customer_login_with_code(*, phone: str, code: str, ip: str | None = None) ->
 def customer_token_obtain(*, phone: str, code: str, ip: str | None = None) -> Token:
     """Log a customer in by code for the API and return their (reused) API token."""
     user = customer_login_with_code(phone=phone, code=code, ip=ip)
+    # Two first logins at once: get_or_create's losing INSERT raises IntegrityError inside its
+    # own savepoint and it reads the winner's row (tests/accounts/test_concurrency.py).
     token, _created = Token.objects.get_or_create(user=user)
     user.last_login = timezone.now()
     user.save(update_fields=["last_login"])

@@ -2,10 +2,14 @@
 
 A second line of defence: the per-phone code limits live in ``accounts.services``. Rates come
 from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`` when set, else ``default_rate``; they
-count in the default cache (Redis in production, so that every web process shares them).
+count in the default cache (``CACHE_URL``: Redis in production, so that every web process shares
+them). The client is identified by ``config.net.client_ip`` (``TRUSTED_PROXY_COUNT``), never by
+the raw ``X-Forwarded-For`` header, which the client writes itself.
 """
 
 from rest_framework.throttling import SimpleRateThrottle
+
+from config.net import client_ip
 
 
 class _PerIpThrottle(SimpleRateThrottle):
@@ -13,6 +17,9 @@ class _PerIpThrottle(SimpleRateThrottle):
 
     def get_rate(self):
         return self.THROTTLE_RATES.get(self.scope) or self.default_rate
+
+    def get_ident(self, request):
+        return client_ip(request) or "unknown"
 
     def get_cache_key(self, request, view):
         # Per client IP whether authenticated or not. Works with a DRF or a plain Django request.

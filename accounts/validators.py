@@ -16,6 +16,18 @@ def normalize_phone(value: str) -> str:
     return phone
 
 
+def mask_phone(phone: str) -> str:
+    """``138****0001`` for an 11-digit number: what screens, lists and logs show of a phone.
+
+    Anything else is masked entirely except its last 2 characters, so that a malformed value
+    never shows in full either.
+    """
+    phone = str(phone or "")
+    if len(phone) == 11:
+        return f"{phone[:3]}****{phone[-4:]}"
+    return "*" * max(0, len(phone) - 2) + phone[-2:] if len(phone) > 2 else "*" * len(phone)
+
+
 def validate_mainland_mobile(value: str) -> None:
     if not MAINLAND_MOBILE_RE.match(value or ""):
         raise ValidationError(

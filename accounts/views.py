@@ -11,16 +11,13 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from config.api import DomainError
+from config.net import client_ip
 
 from . import services
 from .forms import CodeLoginForm, CodeRequestForm
 from .throttles import AuthCodeThrottle, AuthTokenThrottle, throttle_wait
 
 LOGIN_BACKEND = "accounts.backends.RoleModelBackend"
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _safe_next(request) -> str:
@@ -45,7 +42,7 @@ def _send_code(request, form) -> bool:
         form.add_error("phone", _too_many_requests(wait))
         return False
     try:
-        services.sms_code_request(phone=form.cleaned_data["phone"], ip=_client_ip(request))
+        services.sms_code_request(phone=form.cleaned_data["phone"], ip=client_ip(request))
     except DomainError as exc:
         form.add_error("phone", str(exc.message))
         return False
@@ -76,7 +73,7 @@ def login_view(request):
         elif form.is_valid():
             try:
                 user = services.customer_login_with_code(
-                    phone=form.cleaned_data["phone"], code=form.cleaned_data["code"], ip=_client_ip(request)
+                    phone=form.cleaned_data["phone"], code=form.cleaned_data["code"], ip=client_ip(request)
                 )
             except DomainError as exc:
                 form.add_error("phone" if exc.code == "invalid_phone" else "code", str(exc.message))

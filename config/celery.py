@@ -1,10 +1,15 @@
-"""The Celery app: broker, schedule and the rest come from Django settings (CELERY_*)."""
+"""The Celery app: broker, schedule and the rest come from Django settings (CELERY_*).
+
+Like ``config.wsgi``, it defaults to the production settings: a worker started without
+``DJANGO_SETTINGS_MODULE`` must never run with DEBUG and the development secret key.
+``scripts/run-dev.sh`` (the demo) exports ``config.settings.local`` itself.
+"""
 
 import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 
 app = Celery("restaurant")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -4,6 +4,8 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.forms import StaffAuthenticationForm
+
 from . import views
 
 api_v1 = [
@@ -26,3 +28,4 @@ urlpatterns = [
 admin.site.site_header = settings.ADMIN_SITE_HEADER
 admin.site.site_title = settings.ADMIN_SITE_HEADER
 admin.site.index_title = settings.ADMIN_INDEX_TITLE
+admin.site.login_form = StaffAuthenticationForm  # refuses frozen staff with a clear message

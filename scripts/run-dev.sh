@@ -7,6 +7,8 @@ PY="${PYTHON:-.venv/bin/python}"
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"
 mkdir -p var
+# The demo runs the development settings; config.celery (like config.wsgi) defaults to production.
+export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.local}"
 
 pids=()
 cleanup() {

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.throttles import AuthCodeThrottle, AuthTokenThrottle
 from config.api import ErrorSerializer
+from config.net import client_ip
 
 from .serializers import (
     AuthCodeInputSerializer,
@@ -19,11 +20,6 @@ from .serializers import (
     AuthTokenOutputSerializer,
     MeOutputSerializer,
 )
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
 
 _ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Bad input: malformed phone, wrong/expired/used-up code."),
@@ -47,7 +43,7 @@ class AuthCodeApi(APIView):
     def post(self, request):
         serializer = AuthCodeInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.sms_code_request(phone=serializer.validated_data["phone"], ip=_client_ip(request))
+        services.sms_code_request(phone=serializer.validated_data["phone"], ip=client_ip(request))
         minutes = int(settings.SMS_CODE_TTL.total_seconds() // 60)
         detail = _("A login code has been sent by SMS. It is valid for %(minutes)d minutes.") % {"minutes": minutes}
         return Response({"detail": detail}, status=status.HTTP_202_ACCEPTED)
@@ -72,7 +68,7 @@ class AuthTokenApi(APIView):
         token = services.customer_token_obtain(
             phone=serializer.validated_data["phone"],
             code=serializer.validated_data["code"],
-            ip=_client_ip(request),
+            ip=client_ip(request),
         )
         return Response({"token": token.key}, status=status.HTTP_200_OK)
 

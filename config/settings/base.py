@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -94,6 +95,18 @@ if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# One cache shared by every web process and worker: login throttles and the menu cache version
+# tokens live here. locmemcache:// is per process, fine for the demo and tests; production should
+# set CACHE_URL=redis://127.0.0.1:6379/1 (see README, "Running it for real").
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# How many reverse proxies in front of Django append to X-Forwarded-For. 0 (the default
+# outside production): the header is ignored, REMOTE_ADDR is the client. N: the client is
+# the N-th address from the right. Read by config.net.client_ip, DRF and django-axes.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     # axes first so that a locked-out staff login never reaches the password check
@@ -117,6 +130,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# The IP half of the lockout key: the same trusted client address as everywhere else
+# (django-ipware is not installed, so without this axes would use REMOTE_ADDR, the proxy's).
+AXES_CLIENT_IP_CALLABLE = "config.net.client_ip"
 
 # Internationalisation: Simplified Chinese by default, English complete.
 LANGUAGE_CODE = "zh-hans"
@@ -139,12 +155,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # Closed by default: a public endpoint says permission_classes = [AllowAny] itself.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # For DRF's own get_ident; our throttles use config.net.client_ip, which reads the same count.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Restaurant API",
@@ -154,6 +173,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and the docs page are public even though API views are closed by default.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
 # Celery. Without CELERY_BROKER_URL the embedded filesystem transport is used, so the demo

@@ -10,16 +10,19 @@ missing one):
 
 Optional: ``DJANGO_CSRF_TRUSTED_ORIGINS``, ``DATABASE_CONN_MAX_AGE`` (60),
 ``CELERY_BROKER_URL`` (redis://...), ``DJANGO_SECURE_SSL_REDIRECT`` (true),
-``DJANGO_SECURE_HSTS_SECONDS`` (one year), ``AXES_IPWARE_PROXY_COUNT`` (1), and the rest
-of ``.env.example``. ``manage.py check --deploy --settings=config.settings.production``
-reports no issues with the required variables set. A ``.env`` file in the project root is
-read unless ``DJANGO_READ_DOT_ENV_FILE=false``; the real environment always wins.
+``DJANGO_SECURE_HSTS_SECONDS`` (one year), ``TRUSTED_PROXY_COUNT`` (1: exactly one reverse
+proxy in front, which appends the client address to ``X-Forwarded-For``; 0 when Django is
+reached directly), ``CACHE_URL`` (strongly recommended: ``redis://127.0.0.1:6379/1``, else each
+process has its own throttle counters and menu cache), and the rest of ``.env.example``.
+``manage.py check --deploy --settings=config.settings.production`` reports no issues with the
+required variables set. A ``.env`` file in the project root is read unless
+``DJANGO_READ_DOT_ENV_FILE=false``; the real environment always wins.
 """
 
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import REST_FRAMEWORK, env
 
 DEBUG = False
 
@@ -63,6 +66,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
-# django-axes: the client IP is the one the proxy saw (one proxy hop by default).
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=1)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Behind one reverse proxy (nginx / a load balancer) that appends the address it saw to
+# X-Forwarded-For: the client is the last address. Throttles, django-axes and audit records all
+# read it through config.net.client_ip. Wrong values are dangerous both ways: too high lets
+# clients forge their address, too low puts every client behind the proxy's address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": TRUSTED_PROXY_COUNT}

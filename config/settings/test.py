@@ -1,7 +1,7 @@
 """The test suite: PostgreSQL (the real database), eager Celery, in-memory SMS outbox."""
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env
+from .base import DATABASES, REST_FRAMEWORK, env
 
 SECRET_KEY = "test-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -13,6 +13,12 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Django's flush (run after every transactional test) truncates all tables; the audit tables
 # refuse TRUNCATE unless the session allows it (audit/migrations/0002_append_only.py).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c audit.allow_truncate=on"
+
+# Whatever a developer's .env says: one in-process cache, no proxy in front (tests that need one
+# use override_settings(TRUSTED_PROXY_COUNT=...)).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+TRUSTED_PROXY_COUNT = 0
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": 0}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SMS_BACKEND = "accounts.sms.LocmemSmsBackend"

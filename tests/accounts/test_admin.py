@@ -1,7 +1,9 @@
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth import SESSION_KEY
+from django.test import override_settings
 
-from accounts import sms
+from accounts import services, sms
 from accounts.models import Role, SmsCode, User
 from audit.models import AuditEvent
 from tests.accounts.factories import StaffFactory, UserFactory
@@ -27,8 +29,10 @@ def admin_client(client, superuser):
 # --- staff password login and lockout (django-axes) ----------------------------------------
 
 
-def admin_login(client, phone, password, ip="10.0.0.1"):
-    return client.post(ADMIN_LOGIN, {"username": phone, "password": password, "next": "/admin/"}, REMOTE_ADDR=ip)
+def admin_login(client, phone, password, ip="10.0.0.1", **extra):
+    return client.post(
+        ADMIN_LOGIN, {"username": phone, "password": password, "next": "/admin/"}, REMOTE_ADDR=ip, **extra
+    )
 
 
 def test_staff_logs_in_to_the_admin_with_a_password(client):
@@ -58,6 +62,52 @@ def test_staff_is_locked_out_after_five_wrong_passwords(client):
     # Another IP is not locked (lockout is per phone and IP).
     response = admin_login(client, staff.phone, PASSWORD, ip="10.0.0.2")
     assert response.status_code == 302
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_the_proxy_the_lockout_is_per_forwarded_client(client):
+    """Someone failing from one address cannot lock the staff member out everywhere."""
+    staff = StaffFactory(phone="13700000001", role=Role.HQ_MANAGER)
+    for _ in range(5):
+        admin_login(client, staff.phone, "wrong password", ip="10.0.0.254", HTTP_X_FORWARDED_FOR="1.1.1.1")
+    response = admin_login(client, staff.phone, PASSWORD, ip="10.0.0.254", HTTP_X_FORWARDED_FOR="1.1.1.1")
+    assert response.status_code == 429
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"1.1.1.1"}
+
+    # Same proxy (REMOTE_ADDR), another client: not locked.
+    response = admin_login(client, staff.phone, PASSWORD, ip="10.0.0.254", HTTP_X_FORWARDED_FOR="2.2.2.2")
+    assert response.status_code == 302
+    assert client.session[SESSION_KEY] == str(staff.pk)
+
+
+@override_settings(TRUSTED_PROXY_COUNT=0)
+def test_without_a_proxy_a_forged_forwarded_for_does_not_change_the_lockout_key(client):
+    staff = StaffFactory(phone="13700000001", role=Role.HQ_MANAGER)
+    for i in range(5):
+        admin_login(client, staff.phone, "wrong password", HTTP_X_FORWARDED_FOR=f"1.1.1.{i}")
+    response = admin_login(client, staff.phone, PASSWORD, HTTP_X_FORWARDED_FOR="2.2.2.2")
+    assert response.status_code == 429
+    assert SESSION_KEY not in client.session
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"10.0.0.1"}
+
+
+@pytest.mark.usefixtures("english")
+def test_a_frozen_staff_member_is_refused_at_password_login_with_a_clear_message(client):
+    staff = StaffFactory(phone="13700000001", role=Role.HQ_MANAGER)
+    services.user_freeze(user=staff, reason="left the company")
+
+    response = admin_login(client, staff.phone, PASSWORD)
+
+    assert response.status_code == 200
+    assert SESSION_KEY not in client.session
+    assert "This account is frozen and cannot log in." in response.content.decode()
+    # A wrong password still gets the ordinary answer: the freeze is told only to the owner.
+    response = admin_login(client, staff.phone, "wrong password")
+    assert "frozen" not in response.content.decode()
+
+    services.user_unfreeze(user=staff)
+    assert admin_login(client, staff.phone, PASSWORD).status_code == 302
+    assert client.session[SESSION_KEY] == str(staff.pk)
 
 
 def test_customer_sms_login_is_unaffected_by_a_staff_lockout(client, django_capture_on_commit_callbacks):
@@ -174,6 +224,9 @@ def test_sms_code_admin_is_read_only_and_hides_the_hash(admin_client, send_code)
     assert response.status_code == 200
     html = response.content.decode()
     assert row.code_hash not in html
+    assert "138****0001" in html
+    assert "13800000001" not in html  # the detail page masks the phone like the list does
+    assert "138****0001" in admin_client.get("/admin/accounts/smscode/").content.decode()
     assert admin_client.get("/admin/accounts/smscode/add/").status_code == 403
     assert admin_client.post(f"/admin/accounts/smscode/{row.pk}/delete/", {"post": "yes"}).status_code == 403
     assert SmsCode.objects.count() == 1

@@ -3,8 +3,12 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.test import override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.views import APIView
 
 from accounts import sms
 from accounts.models import PhoneThrottle, SmsCode, User
@@ -217,3 +221,76 @@ def test_schema_documents_the_auth_endpoints(api_client):
     paths = response.json()["paths"]
     assert {"/api/v1/auth/code/", "/api/v1/auth/token/", "/api/v1/auth/me/"} <= set(paths)
     assert "202" in paths["/api/v1/auth/code/"]["post"]["responses"]
+
+
+# --- client IP: X-Forwarded-For is trusted only as far as TRUSTED_PROXY_COUNT --------------
+
+
+def _token_attempt(api_client, **extra) -> int:
+    return api_client.post(TOKEN_URL, {"phone": PHONE, "code": "123456"}, format="json", **extra).status_code
+
+
+def test_a_forged_forwarded_for_header_does_not_dodge_the_per_ip_throttle(api_client, monkeypatch):
+    monkeypatch.setattr(AuthTokenThrottle, "rate", "3/min", raising=False)
+    statuses = [_token_attempt(api_client, HTTP_X_FORWARDED_FOR=f"198.51.100.{i}") for i in range(5)]
+    assert statuses == [400, 400, 400, 429, 429]
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_one_proxy_the_throttle_counts_per_forwarded_client(api_client, monkeypatch):
+    monkeypatch.setattr(AuthTokenThrottle, "rate", "3/min", raising=False)
+    # One client behind the proxy, whatever it writes in front of the proxy's entry.
+    forged = [f"198.51.100.{i}, 203.0.113.1" for i in range(4)]
+    assert [_token_attempt(api_client, HTTP_X_FORWARDED_FOR=xff) for xff in forged] == [400, 400, 400, 429]
+    # Another client through the same proxy (same REMOTE_ADDR) has its own allowance.
+    assert _token_attempt(api_client, HTTP_X_FORWARDED_FOR="203.0.113.2") == 400
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_code_rows_record_the_forwarded_client_ip(request_code, api_client):
+    api_client.defaults["HTTP_X_FORWARDED_FOR"] = "198.51.100.9, 203.0.113.5"
+    assert request_code().status_code == 202
+    assert SmsCode.objects.get(phone=PHONE).ip == "203.0.113.5"
+
+
+def test_without_a_proxy_code_rows_record_the_remote_address(request_code, api_client):
+    api_client.defaults["HTTP_X_FORWARDED_FOR"] = "203.0.113.5"
+    assert request_code().status_code == 202
+    assert SmsCode.objects.get(phone=PHONE).ip == "127.0.0.1"
+
+
+# --- API views are closed unless they say otherwise ------------------------------------------
+
+
+def _api_view_classes(patterns=None):
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(entry, URLResolver):
+            yield from _api_view_classes(entry.url_patterns)
+        elif isinstance(entry, URLPattern):
+            cls = getattr(entry.callback, "cls", None)
+            if cls is not None and issubclass(cls, APIView):
+                yield cls
+
+
+def test_the_default_permission_is_authenticated():
+    class Undeclared(APIView):
+        pass
+
+    assert Undeclared().get_permissions()[0].__class__ is IsAuthenticated
+
+
+def test_every_public_api_view_declares_allow_any_itself():
+    public = set()
+    for cls in _api_view_classes():
+        declared = next((k for k in cls.__mro__ if "permission_classes" in vars(k)), APIView)
+        if AllowAny in cls.permission_classes:
+            assert declared is not APIView, f"{cls.__name__} is public by default"
+            public.add(cls.__name__)
+    # The public endpoints, each declared: login by code, the store list and the menus.
+    assert {"AuthCodeApi", "AuthTokenApi", "StoreListApi", "StoreMenuApi"} <= public
+    assert "AuthMeApi" not in public
+
+
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
+def test_schema_and_docs_stay_public(api_client, url):
+    assert api_client.get(url).status_code == 200

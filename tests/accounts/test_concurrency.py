@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from accounts import services, sms
 from accounts.models import PhoneThrottle, SmsCode, User
@@ -79,4 +80,36 @@ def test_simultaneous_first_logins_create_one_customer():
     # The code is used once: one login succeeds, the other is told the code is wrong.
     user = User.objects.get(phone=PHONE)
     assert sorted(map(str, results)) == sorted([str(user.pk), "code_invalid"])
+    assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_token_logins_share_one_customer_and_one_token(monkeypatch):
+    """Two first logins at once (each with a valid code) race on the user and the token rows."""
+    monkeypatch.setattr(services, "sms_code_verify", lambda **kwargs: None)
+    barrier = threading.Barrier(THREADS)
+    keys: list[str] = []
+    lock = threading.Lock()
+
+    def obtain():
+        try:
+            barrier.wait(timeout=10)
+            try:
+                result = services.customer_token_obtain(phone=PHONE, code="123456").key
+            except Exception as exc:  # recorded so that the assertion shows it
+                result = f"error: {exc!r}"
+            with lock:
+                keys.append(result)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=obtain) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    user = User.objects.get(phone=PHONE)
+    token = Token.objects.get(user=user)
+    assert keys == [token.key] * THREADS
     assert User.objects.count() == 1

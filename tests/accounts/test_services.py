@@ -1,5 +1,6 @@
 import re
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -111,14 +112,73 @@ def test_staff_phone_gets_no_code_but_the_same_answer_and_limits(django_capture_
         assert services.sms_code_request(phone=staff.phone) is None
     assert callbacks == []
     assert sms.outbox == []
-    # No usable code exists: whatever is typed, the answer is "wrong code".
-    assert not SmsCode.objects.filter(phone=staff.phone, used_at__isnull=True).exists()
+    # The decoy is stored like any other code (unused, counting tries), its digits sent nowhere.
+    decoy = SmsCode.objects.get(phone=staff.phone)
+    assert decoy.used_at is None
+    assert decoy.attempts == 0
+    guess = _not_the_code(decoy)
     with pytest.raises(services.SmsCodeInvalid):
-        services.customer_login_with_code(phone=staff.phone, code="123456")
+        services.customer_login_with_code(phone=staff.phone, code=guess)
+    assert SmsCode.objects.get(phone=staff.phone).attempts == 1
     # The per-minute limit answers exactly as for any other phone.
     with pytest.raises(services.SmsCodeThrottled) as excinfo:
         services.sms_code_request(phone=staff.phone)
     assert excinfo.value.code == "code_too_frequent"
+
+
+def _codes_will_be(monkeypatch, *codes: str) -> None:
+    """The next codes issued, in order (each is 6 calls of secrets.choice)."""
+    digits = iter("".join(codes))
+    monkeypatch.setattr(services, "secrets", SimpleNamespace(choice=lambda _alphabet: next(digits)))
+
+
+def _not_the_code(row: SmsCode) -> str:
+    """A 6-digit code that does not match ``row`` (whose digits the test may never have seen)."""
+    for n in range(1_000_000):
+        candidate = f"{n:06d}"
+        if services.sms_code_hash(phone=row.phone, purpose=row.purpose, code=candidate) != row.code_hash:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def _error_codes_for_wrong_codes(phone: str, tries: int) -> list[str]:
+    row = SmsCode.objects.filter(phone=phone).latest("created_at", "id")
+    wrong = _not_the_code(row)
+    codes = []
+    for _ in range(tries):
+        with pytest.raises(services.DomainError) as excinfo:
+            services.customer_login_with_code(phone=phone, code=wrong)
+        codes.append(excinfo.value.code)
+    return codes
+
+
+def test_wrong_codes_answer_the_same_for_staff_and_customer_phones(django_capture_on_commit_callbacks):
+    """Six wrong codes: a staff phone cannot be told from a customer's by the answers."""
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+    customer = UserFactory(phone="13800000009")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sms_code_request(phone=staff.phone)
+        services.sms_code_request(phone=customer.phone)
+    assert [m.phone for m in sms.outbox] == [customer.phone]  # staff never get an SMS
+
+    staff_answers = _error_codes_for_wrong_codes(staff.phone, 6)
+    customer_answers = _error_codes_for_wrong_codes(customer.phone, 6)
+
+    assert staff_answers == customer_answers == ["code_invalid"] * 4 + ["code_exhausted"] * 2
+    assert SmsCode.objects.get(phone=staff.phone).attempts == SmsCode.objects.get(phone=customer.phone).attempts == 5
+
+
+def test_a_staff_phone_never_logs_in_by_code_even_with_the_decoy_digits(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+    _codes_will_be(monkeypatch, "777777")  # the decoy's digits, which nobody receives
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sms_code_request(phone=staff.phone)
+    assert sms.outbox == []
+    with pytest.raises(services.StaffPasswordRequired):
+        services.customer_login_with_code(phone=staff.phone, code="777777")
+    assert not Token.objects.exists()
 
 
 def test_staff_can_still_receive_refund_confirmation_codes(send_code):
@@ -273,6 +333,38 @@ def test_only_the_latest_code_counts(send_code):
                 services.sms_code_verify(phone=PHONE, code=old, purpose=SmsPurpose.LOGIN)
         services.sms_code_verify(phone=PHONE, code=new, purpose=SmsPurpose.LOGIN)
     assert SmsCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_an_older_code_is_dead_once_a_newer_one_is_issued(send_code, monkeypatch):
+    _codes_will_be(monkeypatch, "111111", "222222")
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        old = send_code(PHONE)
+        clock.shift(timedelta(minutes=1))
+        new = send_code(PHONE)
+        assert (old, new) == ("111111", "222222")
+        with pytest.raises(services.SmsCodeInvalid):
+            services.customer_login_with_code(phone=PHONE, code=old)
+    # The wrong try counts against the newest code; the old row is untouched and unused.
+    older, newer = SmsCode.objects.order_by("created_at")
+    assert (older.attempts, older.used_at) == (0, None)
+    assert (newer.attempts, newer.used_at) == (1, None)
+    assert not User.objects.filter(phone=PHONE).exists()
+
+
+def test_an_older_code_does_not_revive_after_the_newest_is_used(send_code, monkeypatch):
+    _codes_will_be(monkeypatch, "111111", "222222")
+    with time_machine.travel(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI), tick=False) as clock:
+        old = send_code(PHONE)
+        clock.shift(timedelta(minutes=1))
+        new = send_code(PHONE)
+        assert (old, new) == ("111111", "222222")
+        services.customer_login_with_code(phone=PHONE, code=new)
+
+        with pytest.raises(services.SmsCodeInvalid) as excinfo:
+            services.customer_login_with_code(phone=PHONE, code=old)
+    assert excinfo.value.code == "code_invalid"
+    older = SmsCode.objects.order_by("created_at").first()
+    assert older.used_at is None
 
 
 def test_login_code_is_not_a_refund_code(send_code):

@@ -9,7 +9,7 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, serializers
 from rest_framework.authentication import TokenAuthentication
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
@@ -19,11 +19,17 @@ from config.api import DomainError
 pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
 
 
+class PublicApi(APIView):
+    """API views are closed by default (IsAuthenticated); these exercise errors, not access."""
+
+    permission_classes = [AllowAny]
+
+
 class NotRefundableNow(DomainError):
     code = "not_refundable"
 
 
-class DomainErrorApi(APIView):
+class DomainErrorApi(PublicApi):
     def get(self, request):
         raise NotRefundableNow(_("This order cannot be refunded now."))
 
@@ -36,7 +42,7 @@ class _InputSerializer(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1)
 
 
-class ValidationApi(APIView):
+class ValidationApi(PublicApi):
     def post(self, request):
         serializer = _InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -49,7 +55,7 @@ class ValidationApi(APIView):
         raise exceptions.ValidationError("Bad input.")
 
 
-class NotFoundApi(APIView):
+class NotFoundApi(PublicApi):
     def get(self, request):
         raise Http404("no such order")
 
@@ -65,12 +71,12 @@ class PrivateTokenApi(PrivateSessionApi):
     authentication_classes = [TokenAuthentication]
 
 
-class ForbiddenApi(APIView):
+class ForbiddenApi(PublicApi):
     def get(self, request):
         raise DjangoPermissionDenied
 
 
-class WaitApi(APIView):
+class WaitApi(PublicApi):
     def get(self, request):
         raise exceptions.Throttled(wait=12.3)
 
@@ -80,7 +86,7 @@ class _TwoPerMinute(AnonRateThrottle):
     rate = "2/min"
 
 
-class ThrottledApi(APIView):
+class ThrottledApi(PublicApi):
     throttle_classes = [_TwoPerMinute]
 
     def get(self, request):
