@@ -22,6 +22,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("stores.openinghours", "view", "add", "change", "delete")
         | set().union(*(_crud(m, "view", "add", "change", "delete") for m in _MENU))
         | _crud("stores.storedishoverride", "view", "add", "change", "delete")
+        | {"stores.set_store_price"}
         | _crud("stores.staffassignment", "view")
         | _crud("stores.tag", "view")
         | _crud("stores.allergen", "view")
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("stores.openinghours", "view", "add", "change", "delete")
         | set().union(*(_crud(m, "view") for m in _MENU))
         | _crud("stores.storedishoverride", "view", "add", "change")
+        | {"stores.set_store_price"}
     ),
     Role.KITCHEN_STAFF: frozenset(
         _crud("stores.store", "view")

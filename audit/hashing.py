@@ -20,11 +20,12 @@ import ipaddress
 import json
 import math
 import uuid
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from config.money import money
+
 GENESIS_HASH = "0" * 64
-CENT = Decimal("0.01")
 
 
 def normalise_text(value: str | None) -> str:
@@ -33,17 +34,13 @@ def normalise_text(value: str | None) -> str:
 
 
 def normalise_amount(value) -> Decimal | None:
+    """Two places, rounded half up (``config.money``), ``-0.00`` folded into ``0.00``."""
     if value is None:
         return None
-    if isinstance(value, float):
-        raise TypeError("Audit amounts are Decimals (or strings/ints), never floats.")
     try:
-        amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except InvalidOperation as exc:
-        raise ValueError(f"Not an amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise ValueError(f"Not an amount: {value!r}")
-    amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+        amount = money(value)
+    except TypeError as exc:
+        raise TypeError("Audit amounts are Decimals (or strings/ints), never floats.") from exc
     return amount if amount != 0 else Decimal("0.00")
 
 

@@ -56,6 +56,16 @@ def audit_record(
     user is given, else "system". ``brand_id`` defaults to ``obj.brand_id`` when present.
     The chain head row is locked (``select_for_update``) until the surrounding transaction
     ends, so events of one brand are strictly sequential; brands never wait on each other.
+    ``created_at`` is taken once the lock is held, so time order is sequence order.
+
+    The rule for callers: **the audit event is the last write of its transaction.** Lock and
+    write every other row first (stores, then overrides, each in pk order), then record the
+    event(s), then return. The chain lock is then always the last lock a transaction takes
+    and is held only until commit; a transaction that took it and then waited for a row lock
+    held by another writer (which in turn waits for the chain) would deadlock. A service that
+    makes several changes in one transaction collects its events and records them at the end;
+    a caller that composes several services in one transaction must use a service that does
+    the whole change instead.
     """
     if not action or len(action) > _ACTION_MAX:
         raise ValueError(f"An audit action is a dotted name of 1 to {_ACTION_MAX} characters.")
@@ -72,7 +82,6 @@ def audit_record(
     # Everything is reduced to the form the database gives back, so that the hash computed
     # now is the hash ``audit_verify`` recomputes from the stored row.
     fields = {
-        "created_at": timezone.now(),
         "actor_type": str(actor_type),
         "actor_id": actor_id,
         "actor_repr": actor_repr,
@@ -90,7 +99,9 @@ def audit_record(
     with transaction.atomic():
         AuditChain.objects.get_or_create(key=key)
         head = AuditChain.objects.select_for_update().get(key=key)
-        event = AuditEvent(chain=key, seq=head.last_seq + 1, prev_hash=head.last_hash, **fields)
+        event = AuditEvent(
+            chain=key, seq=head.last_seq + 1, prev_hash=head.last_hash, created_at=timezone.now(), **fields
+        )
         event.hash = compute_hash(event)
         event.save()
         head.last_seq, head.last_hash = event.seq, event.hash

@@ -4,12 +4,17 @@ Every admin is scoped (``TenantScopedAdmin``): a staff member sees only the rows
 (HQ) or of their stores (store staff); brand-wide rows (dishes, categories, option groups) are
 editable only by HQ managers. Writes to stores and overrides go through ``stores.services`` so
 that history and audit are complete.
+
+A row's brand is fixed once it exists (its overrides, hours, options and staff belong to that
+brand), and simple-history's "Revert" is switched off: a revert would write past the services
+(no audit, no checks), so history pages only show old versions.
 """
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, DecimalField, F
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
@@ -24,6 +29,7 @@ from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.api import DomainError
+from config.net import client_ip
 
 from . import services
 from .forms import BULK_KINDS, BrandCodeForm, DishPickForm, OverrideAdminForm, OverrideInlineFormSet, StorePickForm
@@ -44,10 +50,6 @@ from .resources import DishResource, StorePriceResource
 from .selectors import brand_ids_visible_to, store_ids_visible_to, user_manages_whole_brand
 
 OVERRIDE_INLINE_LIMIT = 50
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 # --------------------------------------------------------------------------- scoping
@@ -91,6 +93,7 @@ class TenantScopedMixin:
     brand_path: str | None = "brand"
     store_path: str | None = None
     brand_wide = False
+    brand_immutable = True  # the brand of an existing row is read-only, even for superusers
 
     def scope_queryset(self, request, qs):
         brand_ids = scope_brand_ids(request)
@@ -174,7 +177,9 @@ class TenantScopedMixin:
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         has_brand = any(f.name == "brand" for f in self.model._meta.get_fields())
-        if not request.user.is_superuser and self.brand_path == "brand" and has_brand and "brand" not in fields:
+        exists = obj is not None and obj.pk is not None
+        locked = not request.user.is_superuser or (exists and self.brand_immutable)
+        if locked and self.brand_path == "brand" and has_brand and "brand" not in fields:
             fields.append("brand")
         return fields
 
@@ -192,7 +197,15 @@ class TenantScopedMixin:
 
 
 class ScopedAdmin(TenantScopedMixin, SimpleHistoryAdmin):
-    pass
+    """History pages show old versions; reverting one is refused (it would skip the services)."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class BrandCodeModelForm(BrandCodeForm):
@@ -210,6 +223,9 @@ class BulkOverrideActionsMixin:
 
     def has_change_override_permission(self, request):
         return request.user.has_perm("stores.change_storedishoverride")
+
+    def has_set_price_permission(self, request):
+        return self.has_change_override_permission(request) and services.may_set_price(request.user)
 
     def _bulk_page(self, request, queryset, kind: str, form, picked_label):
         context = {
@@ -230,7 +246,7 @@ class BulkOverrideActionsMixin:
         return TemplateResponse(request, self.bulk_template, context)
 
     def _run_bulk(self, request, kind: str, *, stores, dishes, price=None):
-        ip = _client_ip(request)
+        ip = client_ip(request)
         actor = request.user
         try:
             if kind in ("sold_out", "available"):
@@ -294,7 +310,7 @@ class DishBulkActionsMixin(BulkOverrideActionsMixin):
     def bulk_available(self, request, queryset):
         return self._dish_bulk(request, queryset, "available")
 
-    @admin.action(description=_("Set store price…"), permissions=["change_override"])
+    @admin.action(description=_("Set store price…"), permissions=["set_price"])
     def bulk_price(self, request, queryset):
         return self._dish_bulk(request, queryset, "price")
 
@@ -327,7 +343,7 @@ class StoreBulkActionsMixin(BulkOverrideActionsMixin):
     def bulk_available(self, request, queryset):
         return self._store_bulk(request, queryset, "available")
 
-    @admin.action(description=_("Set store price of dishes…"), permissions=["change_override"])
+    @admin.action(description=_("Set store price of dishes…"), permissions=["set_price"])
     def bulk_price(self, request, queryset):
         return self._store_bulk(request, queryset, "price")
 
@@ -385,7 +401,7 @@ class StoreDishOverrideInline(TenantScopedMixin, admin.TabularInline):
     )()
 
     def get_readonly_fields(self, request, obj=None):
-        return ()
+        return () if services.may_set_price(request.user) else ("price",)
 
     def get_queryset(self, request):
         qs = super().get_queryset(request).select_related("dish")
@@ -454,12 +470,27 @@ class StoreAdmin(StoreBulkActionsMixin, ScopedAdmin):
         return format_html('<a href="{}">{}</a>', url, _("overrides"))
 
     def save_model(self, request, obj, form, change):
-        services.store_save(actor=request.user, store=obj, changed=form.changed_data if change else (),
-                            ip=_client_ip(request))
+        """Nothing yet: ``save_related`` saves the store with its overrides in one service call."""
+
+    def save_related(self, request, form, formsets, change):
+        # One call, so that the audit events come last in the transaction (see ``audit_record``).
+        edits = []
+        for formset in formsets:
+            if formset.model is StoreDishOverride:
+                edits += self._override_edits(formset)
+
+        def save_children(store):
+            form.save_m2m()
+            for formset in formsets:
+                if formset.model is not StoreDishOverride:
+                    self.save_formset(request, form, formset, change=change)
+
+        services.store_save(
+            actor=request.user, store=form.instance, changed=form.changed_data if change else (),
+            overrides=edits, save_children=save_children, ip=client_ip(request),
+        )
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is StoreDishOverride:
-            return self._save_override_formset(request, form.instance, formset)
         if formset.model is OpeningHours:
             instances = formset.save(commit=False)
             for obj in formset.deleted_objects:
@@ -471,26 +502,32 @@ class StoreAdmin(StoreBulkActionsMixin, ScopedAdmin):
             return None
         return super().save_formset(request, form, formset, change)
 
-    def _save_override_formset(self, request, store, formset):
-        ip = _client_ip(request)
+    @staticmethod
+    def _override_edits(formset) -> list[services.OverrideEdit]:
+        """The changed rows of the override inline, as edits for ``store_save``."""
+        edits = []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or not inline_form.cleaned_data.get("dish"):
                 continue
-            values = {name: inline_form.cleaned_data.get(name) for name in services.OVERRIDE_FIELDS}
+            values = {
+                name: inline_form.cleaned_data.get(name)
+                for name in services.OVERRIDE_FIELDS
+                if name in inline_form.cleaned_data
+            }
             if inline_form.instance.pk is None:
-                services.override_set(actor=request.user, store=store, dish=inline_form.cleaned_data["dish"],
-                                      ip=ip, **values)
+                edits.append(services.OverrideEdit(values=values, dish=inline_form.cleaned_data["dish"]))
             else:
                 changed = {k: v for k, v in values.items() if k in inline_form.changed_data}
-                services.override_update(actor=request.user, override=inline_form.instance, ip=ip, **changed)
+                edits.append(services.OverrideEdit(values=changed, override=inline_form.instance))
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        return edits
 
     def _set_open(self, request, queryset, is_open: bool):
         count = 0
         try:
             for store in queryset.order_by("pk"):
                 if store.is_open != is_open:
-                    services.store_set_open(actor=request.user, store=store, is_open=is_open, ip=_client_ip(request))
+                    services.store_set_open(actor=request.user, store=store, is_open=is_open, ip=client_ip(request))
                     count += 1
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
@@ -598,6 +635,7 @@ class AllergenAdmin(admin.ModelAdmin):
 
 @admin.register(StaffAssignment)
 class StaffAssignmentAdmin(TenantScopedMixin, admin.ModelAdmin):
+    brand_immutable = False  # moving a person to another brand is a superuser's job
     list_display = ("user", "brand", "store_list")
     list_select_related = ("user", "brand")
     search_fields = ("user__phone", "user__name")
@@ -683,31 +721,33 @@ class StoreDishOverrideAdmin(ImportExportMixin, ScopedAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields += ["store", "dish"]
+        if not services.may_set_price(request.user):
+            fields.append("price")
         return fields
 
     def save_model(self, request, obj, form, change):
-        ip = _client_ip(request)
+        ip = client_ip(request)
         if change:
             changed = {name: form.cleaned_data[name] for name in services.OVERRIDE_FIELDS if name in form.changed_data}
             saved = services.override_update(actor=request.user, override=obj, ip=ip, **changed)
         else:
-            values = {name: form.cleaned_data.get(name) for name in services.OVERRIDE_FIELDS}
+            values = {name: form.cleaned_data[name] for name in services.OVERRIDE_FIELDS if name in form.cleaned_data}
             saved = services.override_set(
                 actor=request.user, store=form.cleaned_data["store"], dish=form.cleaned_data["dish"], ip=ip, **values
             )
         obj.pk = saved.pk
 
     def delete_model(self, request, obj):
-        services.override_delete(actor=request.user, override=obj, ip=_client_ip(request))
+        services.override_delete(actor=request.user, override=obj, ip=client_ip(request))
 
     def delete_queryset(self, request, queryset):
         for override in queryset.order_by("pk"):
-            services.override_delete(actor=request.user, override=override, ip=_client_ip(request))
+            services.override_delete(actor=request.user, override=override, ip=client_ip(request))
 
     def _apply(self, request, queryset, action):
         try:
             result = services.overrides_apply(actor=request.user, overrides=list(queryset), action=action,
-                                              ip=_client_ip(request))
+                                              ip=client_ip(request))
         except DomainError as error:
             self.message_user(request, error.message, messages.ERROR)
             return

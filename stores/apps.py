@@ -7,4 +7,4 @@ class StoresConfig(AppConfig):
     verbose_name = _("Stores and menus")
 
     def ready(self):
-        from . import signals  # noqa: F401  (menu cache invalidation receivers)
+        from . import converters, signals  # noqa: F401  ("code" URL converter, menu cache receivers)

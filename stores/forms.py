@@ -107,6 +107,10 @@ class BrandCodeForm(forms.ModelForm):
         cleaned = super().clean()
         code = cleaned.get("code")
         brand = cleaned.get("brand")
+        if brand is not None and self.instance.pk is not None and brand.pk != self.instance.brand_id:
+            # The admin shows the brand read-only once a row exists; refuse a forged one too.
+            self.add_error("brand", _("The brand cannot be changed once the row exists."))
+            brand = None
         brand_id = brand.pk if brand is not None else self.instance.brand_id
         if code and brand_id:
             clash = type(self.instance).objects.filter(brand_id=brand_id, code=code).exclude(pk=self.instance.pk)

@@ -341,6 +341,8 @@ class StoreDishOverride(models.Model):
         verbose_name = _("store dish override")
         verbose_name_plural = _("store dish overrides")
         ordering = ["store", "dish"]
+        # Changing an override (sold out, stock) is kitchen work; its price is a manager's.
+        permissions = [("set_store_price", _("Can set a store's dish price"))]
         constraints = [
             models.UniqueConstraint(fields=["store", "dish"], name="stores_override_unique_store_dish"),
             models.CheckConstraint(

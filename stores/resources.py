@@ -5,6 +5,10 @@ one named in the file), store prices only into stores the user manages, for dish
 store's brand. Every bad row is reported with its line and field, and nothing is applied when
 any row is bad: ``import_data`` always runs in a transaction that is rolled back on any error
 or validation error.
+
+Store prices follow the services' rules: the stores of the file are locked first (pk order,
+as ``override_set`` does), a row that changes a price needs ``stores.set_store_price``, and
+the audit event is written last (``after_import``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from config.api import DomainError
 
 from .models import Allergen, Dish, MenuCategory, Store, StoreDishOverride, Tag
 from .selectors import stores_for_user
-from .services import brand_for_import, check_stores_allowed, import_record
+from .services import brand_for_import, check_stores_allowed, import_record, may_set_price
 
 TRUE_WORDS = {"1", "true", "yes", "y", "是"}
 FALSE_WORDS = {"0", "false", "no", "n", "否"}
@@ -134,11 +138,11 @@ class ScopedImportMixin:
         super().before_import(dataset, **kwargs)
         if self.user is None or not self.user.is_authenticated:
             raise DomainError(_("Log in to import."), code="not_authenticated", status_code=401)
-        self.prepare_scope()
+        self.prepare_scope(dataset)
         self._seen_keys = set()
         self._ready = True
 
-    def prepare_scope(self):
+    def prepare_scope(self, dataset):
         raise NotImplementedError
 
     def import_row(self, row, instance_loader, **kwargs):
@@ -213,7 +217,7 @@ class DishResource(ScopedImportMixin, resources.ModelResource):
         skip_unchanged = False
         use_transactions = True
 
-    def prepare_scope(self):
+    def prepare_scope(self, dataset):
         self.brand_id = brand_for_import(self.user)
         self.fields["category"].widget.brand_id = self.brand_id
 
@@ -276,10 +280,15 @@ class StorePriceResource(ScopedImportMixin, resources.ModelResource):
         skip_unchanged = False
         use_transactions = True
 
-    def prepare_scope(self):
+    def prepare_scope(self, dataset):
         if not self.user.has_perm("stores.change_storedishoverride"):
             raise DomainError(_("You may not change store prices."), code="not_yours", status_code=403)
+        self._may_set_price = may_set_price(self.user)
         self._stores = {store.code: store for store in stores_for_user(self.user)}
+        # The stores of the file, locked in pk order for the whole import (inside its transaction).
+        codes = {_text(code) for code in dataset["store_code"]} if "store_code" in (dataset.headers or []) else set()
+        wanted = sorted(self._stores[code].pk for code in codes if code in self._stores)
+        list(Store.objects.select_for_update().filter(pk__in=wanted).order_by("pk").values_list("pk", flat=True))
         brand_ids = {store.brand_id for store in self._stores.values()}
         self._dishes = {
             (dish.brand_id, dish.code): dish
@@ -318,7 +327,22 @@ class StorePriceResource(ScopedImportMixin, resources.ModelResource):
 
     def get_instance(self, instance_loader, row):
         store, dish = self._resolve(row)
-        return StoreDishOverride.objects.select_related("store", "dish").filter(store=store, dish=dish).first()
+        instance = StoreDishOverride.objects.select_related("store", "dish").filter(store=store, dish=dish).first()
+        if instance is not None:
+            instance._price_before_import = instance.price
+        return instance
+
+    def import_instance(self, instance, row, **kwargs):
+        errors = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        before = getattr(instance, "_price_before_import", None)
+        if "price" not in errors and instance.price != before and not self._may_set_price:
+            errors["price"] = ValidationError(_("You may not change store prices."), code="not_allowed")
+        if errors:
+            raise ValidationError(errors)
 
     def init_instance(self, row=None):
         store, dish = self._resolve(row)

@@ -16,7 +16,7 @@ from accounts.models import Role
 
 from .cache import brand_menu_cached
 from .errors import StoreNotFound
-from .models import Brand, Dish, OpeningHours, OptionGroup, Store, StoreDishOverride
+from .models import BrandKind, Dish, OpeningHours, OptionGroup, Store, StoreDishOverride
 
 
 def _assignment(user):
@@ -26,9 +26,16 @@ def _assignment(user):
         return None
 
 
+def _may_act(user) -> bool:
+    return user.is_authenticated and user.is_active and not getattr(user, "is_frozen", False)
+
+
 def brand_ids_visible_to(user) -> set[int] | None:
-    """Brands a staff member works for; ``None`` means every brand (superuser)."""
-    if not user.is_authenticated or not user.is_active:
+    """Brands a staff member works for; ``None`` means every brand (superuser).
+
+    Inactive and frozen users (superusers too) see none.
+    """
+    if not _may_act(user):
         return set()
     if user.is_superuser:
         return None
@@ -40,9 +47,9 @@ def store_ids_visible_to(user) -> set[int] | None:
     """Stores a staff member may see and manage; ``None`` means every store (superuser).
 
     HQ managers reach every store of their brand; store managers and kitchen staff only
-    the stores they are assigned to; anybody else none.
+    the stores they are assigned to; anybody else none, nor inactive or frozen users.
     """
-    if not user.is_authenticated or not user.is_active:
+    if not _may_act(user):
         return set()
     if user.is_superuser:
         return None
@@ -56,11 +63,6 @@ def store_ids_visible_to(user) -> set[int] | None:
     return set()
 
 
-def brands_for_user(user) -> QuerySet[Brand]:
-    ids = brand_ids_visible_to(user)
-    return Brand.objects.all() if ids is None else Brand.objects.filter(id__in=ids)
-
-
 def stores_for_user(user) -> QuerySet[Store]:
     ids = store_ids_visible_to(user)
     qs = Store.objects.select_related("brand")
@@ -69,6 +71,8 @@ def stores_for_user(user) -> QuerySet[Store]:
 
 def user_manages_whole_brand(user, brand_id: int) -> bool:
     """HQ managers (and superusers) act on brand-wide rows such as dishes and categories."""
+    if not _may_act(user):
+        return False
     if user.is_superuser:
         return True
     ids = brand_ids_visible_to(user)
@@ -83,6 +87,7 @@ LOW_STOCK_THRESHOLD = 5
 
 
 def _public_stores() -> QuerySet[Store]:
+    """Stores of active brands (chains and canteens): the store page opens either by code."""
     return (
         Store.objects.filter(brand__is_active=True)
         .select_related("brand")
@@ -108,13 +113,15 @@ def _haversine_km_expression(lat: float, lng: float):
 def store_list_public(
     *, city: str | None = None, lat: float | None = None, lng: float | None = None
 ) -> QuerySet[Store]:
-    """Stores of active brands, optionally in one city (exact match).
+    """Stores of active chain brands, optionally in one city (exact match).
+
+    Canteen stores serve their members and are not listed (their page still opens by code).
 
     With both ``lat`` and ``lng`` the stores come nearest first and carry ``distance_km``
     (a float, great-circle distance); otherwise ``distance_km`` is ``None`` and the order
     is by city and code.
     """
-    qs = _public_stores()
+    qs = _public_stores().filter(brand__kind=BrandKind.CHAIN)
     if city:
         qs = qs.filter(city=city)
     if lat is not None and lng is not None:
@@ -125,9 +132,10 @@ def store_list_public(
 
 
 def city_list() -> list[str]:
-    """Distinct cities that have a store of an active brand, sorted."""
+    """Distinct cities that have a listed store (of an active chain brand), sorted."""
     return list(
-        Store.objects.filter(brand__is_active=True).order_by("city").values_list("city", flat=True).distinct()
+        Store.objects.filter(brand__is_active=True, brand__kind=BrandKind.CHAIN)
+        .order_by("city").values_list("city", flat=True).distinct()
     )
 
 

@@ -4,11 +4,18 @@ Every service is keyword-only, takes the acting user (``actor``; ``None`` only f
 task), checks that the actor may act on every store and dish it is given (defence in depth
 behind the admin and API scoping), writes history rows and one audit event per brand and
 action, and returns what it changed.
+
+Lock order, the same in every service: stores, then overrides (each in pk order), then the
+audit chain. Audit events are the last writes of their transaction (see ``audit_record``): a
+service that changes several rows collects its events and records them at the end, and an
+admin page that saves a store with its overrides does so through one call (``store_save``).
+Changing a store price needs ``stores.set_store_price`` on top of changing overrides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -20,6 +27,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from audit.models import ActorType
 from audit.services import audit_record
 from config.api import DomainError
+from config.money import CENT
 
 from .models import Dish, Store, StoreDishOverride
 from .selectors import brand_ids_visible_to, store_ids_visible_to, user_manages_whole_brand
@@ -28,6 +36,8 @@ BATCH_SIZE = 500
 MAX_STOCK = 2_147_483_647
 MAX_PRICE = Decimal("9999999999.99")
 OVERRIDE_FIELDS = ("price", "is_available", "stock", "daily_stock")
+CHANGE_OVERRIDE = "stores.change_storedishoverride"
+SET_PRICE = "stores.set_store_price"
 
 
 class StoreAccessDenied(DomainError):
@@ -113,12 +123,28 @@ class OverrideChange:
 
 
 def _actor_may(actor, perm: str) -> bool:
-    return actor is not None and actor.is_authenticated and actor.is_active and actor.has_perm(perm)
+    return (
+        actor is not None
+        and actor.is_authenticated
+        and actor.is_active
+        and not getattr(actor, "is_frozen", False)
+        and actor.has_perm(perm)
+    )
 
 
 def _require_perm(actor, perm: str) -> None:
     if not _actor_may(actor, perm):
         raise StoreAccessDenied(_("You do not have permission to do this."))
+
+
+def may_set_price(actor) -> bool:
+    """Whether the actor may change store prices (HQ and store managers; not kitchen staff)."""
+    return _actor_may(actor, SET_PRICE)
+
+
+def _require_price_perm(actor) -> None:
+    if not may_set_price(actor):
+        raise StoreAccessDenied(_("You may not change store prices."))
 
 
 def _as_list(items, model) -> list:
@@ -175,9 +201,9 @@ def clean_price(price) -> Decimal | None:
         raise InvalidOverrideValue(_("A price cannot be negative."))
     if value > MAX_PRICE:
         raise InvalidOverrideValue(_("This price is too large."))
-    if value != value.quantize(Decimal("0.01")):
+    if value != value.quantize(CENT):
         raise InvalidOverrideValue(_("A price has at most two decimal places."))
-    return value.quantize(Decimal("0.01"))
+    return value.quantize(CENT)
 
 
 def clean_stock(stock, *, label: str = "stock") -> int | None:
@@ -231,7 +257,9 @@ def _audit_values(values: dict) -> dict:
 
 def _bulk_apply(*, actor, stores, dishes, values: dict, action: str, ip: str | None) -> OverrideChange:
     """Set ``values`` on the override of every (store, dish) pair, creating missing rows."""
-    _require_perm(actor, "stores.change_storedishoverride")
+    _require_perm(actor, CHANGE_OVERRIDE)
+    if "price" in values:
+        _require_price_perm(actor)
     store_list = _as_list(stores, Store)
     dish_list = _as_list(dishes, Dish)
     if not store_list or not dish_list:
@@ -377,7 +405,7 @@ def _reset_stock(*, actor, store_list: list[Store], dish_ids: list[int] | None, 
 
 def override_reset_stock(*, actor, stores, dishes=None, ip: str | None = None) -> OverrideChange:
     """Put stock back to the daily stock wherever one is set (others are left as they are)."""
-    _require_perm(actor, "stores.change_storedishoverride")
+    _require_perm(actor, CHANGE_OVERRIDE)
     store_list = _as_list(stores, Store)
     if not store_list:
         raise NothingSelected(_("Pick at least one store."))
@@ -398,7 +426,7 @@ def overrides_apply(*, actor, overrides, action: str, ip: str | None = None) -> 
 
     Only the selected rows change; one audit event per brand.
     """
-    _require_perm(actor, "stores.change_storedishoverride")
+    _require_perm(actor, CHANGE_OVERRIDE)
     if action not in ("sold_out", "available", "reset_stock"):
         raise InvalidOverrideValue(_("Unknown action."))
     pks = sorted({o.pk if isinstance(o, StoreDishOverride) else int(o) for o in overrides})
@@ -458,61 +486,137 @@ def overrides_apply(*, actor, overrides, action: str, ip: str | None = None) -> 
 # --------------------------------------------------------------------------- single override
 
 
+@dataclass
+class OverrideEdit:
+    """One dish of one store to change: ``override`` when the row exists (``values`` then holds
+    only the changed fields), else the ``dish`` whose override is created or updated."""
+
+    values: dict
+    override: StoreDishOverride | None = None
+    dish: Dish | None = None
+
+
+def _write_override(*, actor, store: Store, dish: Dish, locked: StoreDishOverride | None, values: dict, ip):
+    """Create or change one override whose store (creation) or row (change) is locked.
+
+    Returns the override and the keyword arguments of its audit event (``None``: nothing
+    changed). Writes no audit event: the caller records it as its transaction's last write.
+    """
+    if locked is None:
+        if values.get("price") is not None:
+            _require_price_perm(actor)
+        override = StoreDishOverride(brand_id=store.brand_id, store=store, dish=dish, **values)
+        override._history_user = actor
+        override.save(force_insert=True)
+        event = {
+            "action": "override.created", "actor": actor, "obj": override, "ip": ip,
+            "data": {"store": store.code, "dish": dish.code, **_audit_values(values)},
+        }
+        return override, event
+    changes = {
+        name: {"from": getattr(locked, name), "to": value}
+        for name, value in values.items()
+        if getattr(locked, name) != value
+    }
+    if not changes:
+        return locked, None
+    if "price" in changes:
+        _require_price_perm(actor)
+    for name in changes:
+        setattr(locked, name, values[name])
+    locked._history_user = actor
+    locked.save(update_fields=[*changes, "updated_at"])
+    event = {
+        "action": "override.updated", "actor": actor, "obj": locked, "ip": ip,
+        "data": {
+            "store": locked.store.code,
+            "dish": locked.dish.code,
+            "changes": {k: _audit_values(v) for k, v in changes.items()},
+        },
+    }
+    return locked, event
+
+
+def _apply_override_edits(*, actor, store: Store, edits: list[OverrideEdit], ip) -> tuple[list, list[dict]]:
+    """The edits of one store's overrides, inside a transaction that holds the store's lock.
+
+    Existing rows are locked in pk order, then missing rows are created. Returns the overrides
+    and the audit events to record (by the caller, last).
+    """
+    if not edits:
+        return [], []
+    _require_perm(actor, CHANGE_OVERRIDE)
+    cleaned = [_clean_override_fields(edit.values) for edit in edits]
+    pks = sorted({edit.override.pk for edit in edits if edit.override is not None and edit.override.pk})
+    locked_rows = {
+        row.pk: row
+        for row in StoreDishOverride.objects.select_for_update(of=("self",))
+        .select_related("store", "dish").filter(pk__in=pks, store_id=store.pk).order_by("pk")
+    }
+    if len(locked_rows) != len(pks):
+        raise StoreAccessDenied()
+    new_dishes = _as_list([edit.dish for edit in edits if edit.override is None or not edit.override.pk], Dish)
+    check_dishes_allowed(actor, new_dishes)
+    if new_dishes:
+        _one_brand([store], new_dishes)
+    by_dish = {
+        row.dish_id: row
+        for row in StoreDishOverride.objects.select_for_update(of=("self",))
+        .select_related("store", "dish")
+        .filter(store_id=store.pk, dish_id__in=[d.pk for d in new_dishes]).order_by("pk")
+    }
+    dishes = {d.pk: d for d in new_dishes}
+    results, events = [], []
+    for edit, values in zip(edits, cleaned, strict=True):
+        if edit.override is not None and edit.override.pk:
+            locked = locked_rows[edit.override.pk]
+            dish = locked.dish
+        else:
+            dish = dishes[edit.dish.pk if isinstance(edit.dish, Dish) else int(edit.dish)]
+            locked = by_dish.get(dish.pk)
+        override, event = _write_override(actor=actor, store=store, dish=dish, locked=locked, values=values, ip=ip)
+        if locked is None:
+            by_dish[dish.pk] = override
+        results.append(override)
+        if event is not None:
+            events.append(event)
+    return results, events
+
+
+def _record(events: list[dict]) -> None:
+    """Write a transaction's audit events: its last writes (see ``audit_record``)."""
+    for event in events:
+        audit_record(**event)
+
+
 def override_update(*, actor, override: StoreDishOverride, ip: str | None = None, **fields) -> StoreDishOverride:
     """Change one override (price, is_available, stock, daily_stock); writes history and audit."""
-    _require_perm(actor, "stores.change_storedishoverride")
+    _require_perm(actor, CHANGE_OVERRIDE)
     values = _clean_override_fields(fields)
     with transaction.atomic():
         locked = _locked_override(override.pk)
         check_stores_allowed(actor, [locked.store])
-        changes = {
-            name: {"from": getattr(locked, name), "to": value}
-            for name, value in values.items()
-            if getattr(locked, name) != value
-        }
-        if not changes:
-            return locked
-        for name in changes:
-            setattr(locked, name, values[name])
-        locked._history_user = actor
-        locked.save(update_fields=[*changes, "updated_at"])
-        audit_record(
-            action="override.updated",
-            actor=actor,
-            obj=locked,
-            ip=ip,
-            data={
-                "store": locked.store.code,
-                "dish": locked.dish.code,
-                "changes": {k: _audit_values(v) for k, v in changes.items()},
-            },
+        locked, event = _write_override(
+            actor=actor, store=locked.store, dish=locked.dish, locked=locked, values=values, ip=ip
         )
+        _record([event] if event else [])
     return locked
 
 
 def override_set(*, actor, store: Store, dish: Dish, ip: str | None = None, **fields) -> StoreDishOverride:
     """Change the override of one dish in one store, creating it if missing."""
-    _require_perm(actor, "stores.change_storedishoverride")
+    _require_perm(actor, CHANGE_OVERRIDE)
     values = _clean_override_fields(fields)
     check_stores_allowed(actor, [store])
     check_dishes_allowed(actor, [dish])
     _one_brand([store], [dish])
     with transaction.atomic():
         Store.objects.select_for_update().filter(pk=store.pk).values_list("pk", flat=True).get()
-        override = StoreDishOverride.objects.filter(store=store, dish=dish).first()
-        if override is None:
-            override = StoreDishOverride(brand_id=store.brand_id, store=store, dish=dish, **values)
-            override._history_user = actor
-            override.save(force_insert=True)
-            audit_record(
-                action="override.created",
-                actor=actor,
-                obj=override,
-                ip=ip,
-                data={"store": store.code, "dish": dish.code, **_audit_values(values)},
-            )
-            return override
-        return override_update(actor=actor, override=override, ip=ip, **values)
+        overrides, events = _apply_override_edits(
+            actor=actor, store=store, edits=[OverrideEdit(values=values, dish=dish)], ip=ip
+        )
+        _record(events)
+    return overrides[0]
 
 
 def override_delete(*, actor, override: StoreDishOverride, ip: str | None = None) -> StoreDishOverride:
@@ -526,9 +630,10 @@ def override_delete(*, actor, override: StoreDishOverride, ip: str | None = None
             "dish": locked.dish.code,
             **_audit_values({name: getattr(locked, name) for name in OVERRIDE_FIELDS}),
         }
+        gone = copy.copy(locked)  # keeps its pk for the audit event; delete() clears the original's
         locked._history_user = actor
-        audit_record(action="override.deleted", actor=actor, obj=locked, ip=ip, data=data)
         locked.delete()
+        audit_record(action="override.deleted", actor=actor, obj=gone, ip=ip, data=data)
     return locked
 
 
@@ -554,9 +659,32 @@ def store_set_open(*, actor, store: Store, is_open: bool, ip: str | None = None)
     return locked
 
 
-def store_save(*, actor, store: Store, changed: Iterable[str], ip: str | None = None) -> Store:
-    """Save a store edited in the admin (new or changed fields); opening/closing is audited."""
+class BrandImmutable(DomainError):
+    code = "brand_immutable"
+    status_code = 400
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message or _("The brand cannot be changed once the row exists."), **kwargs)
+
+
+def store_save(
+    *,
+    actor,
+    store: Store,
+    changed: Iterable[str],
+    overrides: Iterable[OverrideEdit] = (),
+    save_children: Callable[[Store], None] | None = None,
+    ip: str | None = None,
+) -> Store:
+    """Save a store edited in the admin (new or changed fields) with its override edits.
+
+    One transaction: the store row, then ``save_children(store)`` (the admin's opening hours),
+    then its overrides, then the audit events (store created or updated, opened or closed,
+    each override created or updated). A store never changes brand: its overrides, opening
+    hours and staff belong to the brand it was created in.
+    """
     changed = list(changed)
+    edits = list(overrides)
     is_new = store.pk is None
     if is_new:
         _require_perm(actor, "stores.add_store")
@@ -566,25 +694,36 @@ def store_save(*, actor, store: Store, changed: Iterable[str], ip: str | None = 
         _require_perm(actor, "stores.change_store")
         original = Store.objects.get(pk=store.pk)
         check_stores_allowed(actor, [original])
-        if original.brand_id != store.brand_id and not actor.is_superuser:
-            raise StoreAccessDenied(_("A store cannot move to another brand."))
+        if original.brand_id != store.brand_id:
+            raise BrandImmutable(_("A store cannot move to another brand."))
     with transaction.atomic():
+        events = []
         if is_new:
             store._history_user = actor
             store.save(force_insert=True)
-            audit_record(action="store.created", actor=actor, obj=store, ip=ip, data={"store": store.code})
-            return store
-        Store.objects.select_for_update().filter(pk=store.pk).values_list("pk", flat=True).get()
-        other = [name for name in changed if name != "is_open"]
-        if other:
-            store._history_user = actor
-            new_open = store.is_open
-            store.is_open = Store.objects.values_list("is_open", flat=True).get(pk=store.pk)
-            store.save()
-            store.is_open = new_open
-            audit_record(action="store.updated", actor=actor, obj=store, ip=ip, data={"fields": sorted(other)})
-        if "is_open" in changed:
-            store = store_set_open(actor=actor, store=store, is_open=store.is_open, ip=ip)
+            events.append({"action": "store.created", "actor": actor, "obj": store, "ip": ip,
+                           "data": {"store": store.code}})
+        else:
+            locked = Store.objects.select_for_update().get(pk=store.pk)
+            if locked.brand_id != store.brand_id:
+                raise BrandImmutable(_("A store cannot move to another brand."))
+            other = [name for name in changed if name != "is_open"]
+            opened = "is_open" in changed and locked.is_open != store.is_open
+            if not opened:
+                store.is_open = locked.is_open
+            if other or opened:
+                store._history_user = actor
+                store.save()
+            if other:
+                events.append({"action": "store.updated", "actor": actor, "obj": store, "ip": ip,
+                               "data": {"fields": sorted(other)}})
+            if opened:
+                events.append({"action": "store.opened" if store.is_open else "store.closed", "actor": actor,
+                               "obj": store, "ip": ip, "data": {"store": store.code}})
+        if save_children is not None:
+            save_children(store)
+        _overrides, override_events = _apply_override_edits(actor=actor, store=store, edits=edits, ip=ip)
+        _record(events + override_events)
     return store
 
 

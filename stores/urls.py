@@ -2,8 +2,9 @@ from django.urls import path
 
 from . import views
 
+# <code:...> is stores.converters.CodeConverter (registered in StoresConfig.ready).
 app_name = "stores"
 urlpatterns = [
     path("", views.store_list, name="store-list"),
-    path("<str:code>/", views.store_detail, name="store-detail"),
+    path("<code:code>/", views.store_detail, name="store-detail"),
 ]

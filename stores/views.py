@@ -14,26 +14,31 @@ STORES_PER_PAGE = 20
 
 
 class StoreLocationForm(forms.Form):
-    """The location filter of the store list: all or nothing, and a real place (finite, in range)."""
+    """The filters of the store list. The location: all or nothing, and a real place (finite, in
+    range). The city: text a store's city could hold (no NUL byte, at most 50 characters)."""
 
+    city = forms.CharField(required=False, max_length=50)
     lat = forms.FloatField(required=False, min_value=-90, max_value=90)
     lng = forms.FloatField(required=False, min_value=-180, max_value=180)
 
     def clean(self):
         cleaned = super().clean()
-        if (cleaned.get("lat") is None) != (cleaned.get("lng") is None) and not self.errors:
+        location_read = "lat" not in self.errors and "lng" not in self.errors
+        if (cleaned.get("lat") is None) != (cleaned.get("lng") is None) and location_read:
             raise forms.ValidationError(_("Give both latitude and longitude."), code="location_incomplete")
         return cleaned
 
 
 @require_GET
 def store_list(request):
-    city = (request.GET.get("city") or "").strip()[:50]
     form = StoreLocationForm(request.GET)
+    form.is_valid()
+    # An unreadable city is no filter; an unreadable location is no sorting (and a notice).
+    city = "" if "city" in form.errors else form.cleaned_data.get("city", "")
     location_error = None
     lat = lng = None
-    if form.is_valid():
-        lat, lng = form.cleaned_data["lat"], form.cleaned_data["lng"]
+    if not any(name in form.errors for name in ("lat", "lng", "__all__")):
+        lat, lng = form.cleaned_data.get("lat"), form.cleaned_data.get("lng")
     else:
         location_error = _("We could not read your location, so the stores are not sorted by distance.")
 

@@ -6,12 +6,12 @@ from . import staff_views
 
 urlpatterns = [
     path(
-        "stores/<str:store_code>/overrides/",
+        "stores/<code:store_code>/overrides/",
         staff_views.StoreOverrideListApi.as_view(),
         name="store-override-list",
     ),
     path(
-        "stores/<str:store_code>/overrides/<str:dish_code>/",
+        "stores/<code:store_code>/overrides/<code:dish_code>/",
         staff_views.StoreOverrideDetailApi.as_view(),
         name="store-override-detail",
     ),

@@ -1,12 +1,14 @@
 """Staff API: the overrides of one store (store managers, kitchen staff, HQ)."""
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.net import client_ip
 from stores.models import Dish, Store, StoreDishOverride
 from stores.selectors import store_ids_visible_to
 from stores.services import StoreAccessDenied, override_set
@@ -14,6 +16,12 @@ from stores.services import StoreAccessDenied, override_set
 from .staff_serializers import StoreOverridePatchSerializer, StoreOverrideSerializer
 
 ERROR = inline_serializer("StaffError", fields={"code": serializers.CharField(), "detail": serializers.JSONField()})
+
+
+def _require(user, perm: str) -> None:
+    """403 unless the user holds ``perm`` (frozen staff hold none: see accounts.backends)."""
+    if getattr(user, "is_frozen", False) or not user.has_perm(perm):
+        raise StoreAccessDenied(_("You do not have permission to do this."))
 
 
 def _store_for_staff(user, store_code: str) -> Store:
@@ -36,9 +44,10 @@ class StoreOverrideListApi(APIView):
         responses={200: StoreOverrideSerializer(many=True), 401: ERROR, 403: ERROR, 404: ERROR},
     )
     def get(self, request, store_code: str):
+        _require(request.user, "stores.view_storedishoverride")
         store = _store_for_staff(request.user, store_code)
         overrides = (
-            StoreDishOverride.objects.filter(store=store)
+            StoreDishOverride.objects.filter(store=store, brand_id=store.brand_id)
             .select_related("dish")
             .order_by("dish__category__sort_order", "dish__sort_order", "dish__code")
         )
@@ -61,6 +70,7 @@ class StoreOverrideDetailApi(APIView):
         },
     )
     def patch(self, request, store_code: str, dish_code: str):
+        _require(request.user, "stores.change_storedishoverride")
         store = _store_for_staff(request.user, store_code)
         dish = Dish.objects.filter(brand_id=store.brand_id, code=dish_code).first()
         if dish is None:
@@ -68,7 +78,7 @@ class StoreOverrideDetailApi(APIView):
         serializer = StoreOverridePatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         override = override_set(
-            actor=request.user, store=store, dish=dish, ip=request.META.get("REMOTE_ADDR"),
+            actor=request.user, store=store, dish=dish, ip=client_ip(request),
             **serializer.service_fields(),
         )
         override.dish = dish

@@ -4,6 +4,6 @@ from .views import StoreListApi, StoreMenuApi
 
 urlpatterns = [
     path("stores/", StoreListApi.as_view(), name="store-list"),
-    path("stores/<str:store_code>/menu/", StoreMenuApi.as_view(), name="store-menu"),
+    path("stores/<code:store_code>/menu/", StoreMenuApi.as_view(), name="store-menu"),
     path("", include("stores.api.staff_urls")),
 ]

@@ -1,23 +1,21 @@
 """Template filters for the customer pages: money, distances, fulfilment modes, hours."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import template
 from django.utils.translation import gettext
 
+from config.money import money as to_money
 from stores.models import FulfilmentMode
 
 register = template.Library()
-
-CENT = Decimal("0.01")
-
 
 def _decimal(value) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
-    except (InvalidOperation, ValueError, TypeError):
+        return to_money(value)
+    except (ValueError, TypeError):
         return None
 
 

@@ -137,3 +137,30 @@ def test_ip_addresses_are_normalised_and_verify_after_reload(given, stored):
     reloaded = AuditEvent.objects.get(pk=event.pk)
     assert reloaded.ip == stored
     assert compute_hash(reloaded) == reloaded.hash
+
+
+@pytest.mark.django_db
+def test_created_at_is_taken_once_the_chain_is_locked(brand, monkeypatch):
+    """So that time order is sequence order: a writer that waited for the lock gets a later time."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import audit.services as audit_services
+
+    seen = []
+    real_now = audit_services.timezone.now
+
+    def now():
+        seen.append(len(captured.captured_queries))
+        return real_now()
+
+    monkeypatch.setattr(audit_services.timezone, "now", now)
+    with CaptureQueriesContext(connection) as captured:
+        event = audit_record(action="wallet.debited", brand_id=brand.pk)
+
+    lock_index = next(
+        i for i, q in enumerate(captured.captured_queries)
+        if "audit_auditchain" in q["sql"] and "FOR UPDATE" in q["sql"]
+    )
+    assert seen and all(count > lock_index for count in seen)
+    assert event.created_at is not None

@@ -325,3 +325,128 @@ def test_store_inline_override_saved_through_service(client, hq_manager, world):
     assert StoreDishOverride.objects.get(pk=world["ov_a"].pk).price == Decimal("23.00")
     assert StoreDishOverride.objects.get(store=world["a"], dish=world["rice"]).price == Decimal("1.00")
     assert sorted(AuditEvent.objects.values_list("action", flat=True)) == ["override.created", "override.updated"]
+
+
+# --- review fixes ---
+
+
+@pytest.fixture
+def cook(brand, world):
+    return make_staff(role=Role.KITCHEN_STAFF, brand=brand, stores=[world["a"]], phone="13700000005")
+
+
+@pytest.fixture
+def root(db):
+    from tests.accounts.factories import UserFactory
+
+    return UserFactory(phone="13700000008", is_staff=True, is_superuser=True)
+
+
+def test_revert_from_history_is_refused_and_changes_nothing(client, root, world):
+    override = world["ov_a"]
+    version = override.history.earliest()
+    services_changed = StoreDishOverride.objects.filter(pk=override.pk)
+    services_changed.update(price=Decimal("30.00"))
+    client.force_login(root)
+    url = reverse("admin:stores_storedishoverride_simple_history", args=[override.pk, version.history_id])
+
+    page = client.get(url)
+    posted = client.post(url, {"price": "21.00", "is_available": "on", "store": world["a"].pk,
+                               "dish": world["noodle"].pk})
+
+    assert page.status_code == 200
+    assert page.context["revert_disabled"] is True
+    assert posted.status_code == 403
+    assert StoreDishOverride.objects.get(pk=override.pk).price == Decimal("30.00")
+    dish_version = world["noodle"].history.earliest()
+    dish_url = reverse("admin:stores_dish_simple_history", args=[world["noodle"].pk, dish_version.history_id])
+    assert client.post(dish_url, {"code": "NOODLE", "name_zh": "改", "price": "1.00"}).status_code == 403
+    assert Dish.objects.get(pk=world["noodle"].pk).name_zh == "拉面"
+
+
+@pytest.mark.parametrize("model", ["store", "dish", "menucategory", "optiongroup"])
+def test_brand_is_read_only_on_existing_rows_even_for_superusers(client, root, world, model):
+    from tests.stores.factories import OptionGroupFactory
+
+    obj = {
+        "store": world["a"], "dish": world["noodle"], "menucategory": world["noodle"].category,
+        "optiongroup": OptionGroupFactory(brand=world["a"].brand),
+    }[model]
+    client.force_login(root)
+
+    change = client.get(_change_url(model, obj.pk))
+    add = client.get(reverse(f"admin:stores_{model}_add"))
+
+    assert "brand" not in change.context["adminform"].form.fields
+    assert "brand" in add.context["adminform"].form.fields
+
+
+def test_superuser_store_form_cannot_move_a_store(client, root, world):
+    client.force_login(root)
+    url = _change_url("store", world["a"].pk)
+    form = client.get(url).context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value not in (None, False)}
+    data.update({
+        "brand": world["rival_store"].brand_id, "name": "改名",
+        "opening_hours-TOTAL_FORMS": "0", "opening_hours-INITIAL_FORMS": "0",
+        "overrides-TOTAL_FORMS": "0", "overrides-INITIAL_FORMS": "0",
+    })
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302
+    store = Store.objects.get(pk=world["a"].pk)
+    assert (store.brand_id, store.name) == (world["a"].brand_id, "改名")
+
+
+def test_kitchen_staff_sees_price_read_only_and_no_price_actions(client, cook, world):
+    client.force_login(cook)
+
+    change = client.get(_change_url("storedishoverride", world["ov_a"].pk))
+    dishes = client.get(reverse("admin:stores_dish_changelist"))
+    stores = client.get(reverse("admin:stores_store_changelist"))
+
+    assert "price" not in change.context["adminform"].form.fields
+    assert "is_available" in change.context["adminform"].form.fields
+    for page in (dishes, stores):
+        actions = [name for name, _label in page.context["action_form"].fields["action"].choices]
+        assert "bulk_price" not in actions and "bulk_sold_out" in actions
+
+
+def test_kitchen_staff_admin_post_keeps_the_price(client, cook, world):
+    client.force_login(cook)
+    url = _change_url("storedishoverride", world["ov_a"].pk)
+
+    response = client.post(url, {"price": "1.00", "stock": "7"})
+    bulk = client.post(reverse("admin:stores_store_changelist"), {
+        "action": "bulk_price", ACTION_CHECKBOX_NAME: [world["a"].pk], "index": "0",
+        "apply": "1", "dishes": [world["noodle"].pk], "price": "1.00",
+    })
+
+    assert response.status_code == 302
+    row = StoreDishOverride.objects.get(pk=world["ov_a"].pk)
+    assert (row.price, row.stock, row.is_available) == (Decimal("21.00"), 7, False)
+    assert bulk.status_code in (200, 302)
+    assert StoreDishOverride.objects.get(pk=world["ov_a"].pk).price == Decimal("21.00")
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["override.updated"]
+
+
+def test_hq_adds_a_store_with_hours_and_an_override_in_one_save(client, hq_manager, world):
+    client.force_login(hq_manager)
+    response = client.post(reverse("admin:stores_store_add"), {
+        "code": "SH009", "name": "新店", "city": "上海", "address": "路 1 号", "latitude": "31.2", "longitude": "121.4",
+        "prep_time_minutes": "15", "delivery_radius_km": "3.00", "offers_pickup": "on", "is_open": "on",
+        "opening_hours-TOTAL_FORMS": "1", "opening_hours-INITIAL_FORMS": "0",
+        "opening_hours-0-weekday": "0", "opening_hours-0-opens": "10:00", "opening_hours-0-closes": "14:00",
+        "overrides-TOTAL_FORMS": "1", "overrides-INITIAL_FORMS": "0",
+        "overrides-0-dish": world["rice"].pk, "overrides-0-price": "9.90", "overrides-0-is_available": "on",
+    })
+
+    assert response.status_code == 302
+    store = Store.objects.get(code="SH009")
+    assert store.brand_id == world["a"].brand_id
+    assert [(h.brand_id, h.weekday) for h in store.opening_hours.all()] == [(store.brand_id, 0)]
+    assert StoreDishOverride.objects.get(store=store, dish=world["rice"]).price == Decimal("9.90")
+    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+        "store.created", "override.created",
+    ]

@@ -190,3 +190,64 @@ def test_admin_export_contains_only_own_rows(client, store_manager, brand, store
     body = response.content.decode()
     assert "MINE" in body
     assert "NOTMINE" not in body and "SH002" not in body
+
+
+# --- store prices need stores.set_store_price; the stores are locked first ---
+
+
+def test_kitchen_staff_import_may_change_stock_but_not_prices(brand, store):
+    from accounts.models import Role
+    from tests.stores.factories import make_staff
+
+    cook = make_staff(role=Role.KITCHEN_STAFF, brand=brand, stores=[store], phone="13700000005")
+    noodle = DishFactory(brand=brand, code="NOODLE", price=Decimal("20.00"))
+    rice = DishFactory(brand=brand, code="RICE")
+    StoreDishOverrideFactory(store=store, dish=noodle, price=Decimal("25.00"), stock=1)
+    priced = """
+store_code,dish_code,price,available,stock,daily_stock
+SH001,NOODLE,25.00,0,3,
+SH001,RICE,9.00,1,,
+"""
+    refused = StorePriceResource(user=cook).import_data(dataset(priced), dry_run=False)
+
+    invalid = {row.number: row.error_dict for row in refused.invalid_rows}
+    assert set(invalid) == {2} and "price" in invalid[2]
+    assert StoreDishOverride.objects.get(dish=noodle).stock == 1  # nothing applied
+    assert not StoreDishOverride.objects.filter(dish=rice).exists()
+
+    stock_only = """
+store_code,dish_code,price,available,stock,daily_stock
+SH001,NOODLE,25.00,0,3,
+SH001,RICE,,1,5,
+"""
+    result = StorePriceResource(user=cook).import_data(dataset(stock_only), dry_run=False)
+
+    assert not result.has_errors() and not result.has_validation_errors()
+    row = StoreDishOverride.objects.get(dish=noodle)
+    assert (row.price, row.stock, row.is_available) == (Decimal("25.00"), 3, False)
+    assert StoreDishOverride.objects.get(dish=rice).stock == 5
+    assert AuditEvent.objects.get().action == "store_prices.imported"
+
+
+def test_store_price_import_locks_its_stores_before_writing_and_audits_last(hq_manager, brand, store):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    StoreFactory(brand=brand, code="SH002")
+    DishFactory(brand=brand, code="NOODLE")
+    csv = """
+store_code,dish_code,price,available,stock,daily_stock
+SH002,NOODLE,18.50,0,5,30
+SH001,NOODLE,,1,,
+"""
+    with CaptureQueriesContext(connection) as captured:
+        StorePriceResource(user=hq_manager).import_data(dataset(csv), dry_run=False)
+
+    sqls = [q["sql"] for q in captured.captured_queries]
+    lock = next(i for i, sql in enumerate(sqls) if 'FROM "stores_store"' in sql and "FOR UPDATE" in sql)
+    first_write = next(i for i, sql in enumerate(sqls) if sql.startswith('INSERT INTO "stores_storedishoverride"'))
+    chain = next(i for i, sql in enumerate(sqls) if '"audit_auditchain"' in sql and "FOR UPDATE" in sql)
+    last_write = max(i for i, sql in enumerate(sqls) if '"stores_storedishoverride"' in sql and
+                     sql.startswith(("INSERT", "UPDATE")))
+    assert lock < first_write < last_write < chain
+    assert StoreDishOverride.objects.count() == 2

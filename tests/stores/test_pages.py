@@ -213,7 +213,7 @@ def test_store_page_shows_menu_prices_badges_allergens_nutrition_options(client,
     assert "520 kcal" in html
     assert "22.5 g" in html
     assert "Spice level" in html
-    assert "Mild (+¥0) / Hot (+¥2.00)" in html
+    assert "Mild / Hot +¥2.00" in html
     assert "Retired dish" not in html
     assert "about 15 minutes" in html
 
@@ -240,7 +240,7 @@ def test_store_page_lists_a_shared_option_group_under_each_dish_that_offers_it(c
     rice_html = html[html.index('id="dish-RICE"') :]
     for part in (noodle, rice_html):
         assert "<strong>Spice level</strong>" in part
-        assert "Mild (+¥0) / Hot (+¥2.00)" in part
+        assert "Mild / Hot +¥2.00" in part
 
 
 @pytest.mark.django_db
@@ -324,3 +324,78 @@ def test_store_list_query_count_is_bounded(client, brand, django_assert_max_num_
         response = client.get(LIST_URL, {"lat": "31.2", "lng": "121.4"})
 
     assert len(_codes_in_order(response.content.decode())) == 20
+
+
+# --- review fixes: NUL bytes, canteens, option deltas, translated units ---
+
+
+@pytest.mark.django_db
+def test_store_list_city_with_nul_byte_is_no_filter_not_a_500(client, brand):
+    StoreFactory(brand=brand, code="SH1", city="上海")
+
+    response = client.get("/stores/?city=%00")
+
+    assert response.status_code == 200
+    assert _codes_in_order(response.content.decode()) == ["SH1"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/stores/%00/", "/stores/SH%00/", "/stores/" + "A" * 33 + "/"])
+def test_store_page_with_an_impossible_code_is_404(client, brand, path):
+    StoreFactory(brand=brand, code="SH1")
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.django_db
+def test_store_list_shows_chain_stores_only_but_canteen_page_opens(client, brand):
+    from stores.models import BrandKind
+
+    canteen = BrandFactory(code="canteen", kind=BrandKind.CANTEEN)
+    StoreFactory(brand=brand, code="SH1", city="上海")
+    StoreFactory(brand=canteen, code="CT1", city="苏州")
+
+    response = client.get(LIST_URL)
+
+    assert _codes_in_order(response.content.decode()) == ["SH1"]
+    assert response.context["cities"] == ["上海"]
+    assert client.get("/stores/CT1/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_store_page_shows_option_delta_only_when_not_zero(client, menu_store):
+    html = client.get(reverse("stores:store-detail", args=[menu_store.code]), HTTP_ACCEPT_LANGUAGE="en").content
+    html = html.decode()
+    assert "Mild / Hot +¥2.00" in html
+    assert "+¥0" not in html
+    assert "(+" not in html
+
+
+@pytest.fixture
+def unit_translations():
+    """Chinese units as the catalogue will have them (the lead adds them to django.po)."""
+    from django.utils.translation import trans_real
+
+    catalog = trans_real.translation("zh-hans")._catalog
+    added = {"energy unit\x04kcal": "千卡", "mass unit: grams\x04g": "克"}
+    saved = {key: catalog.get(key) for key in added}
+    for key, value in added.items():
+        catalog[key] = value
+    yield
+    for key, value in saved.items():
+        if value is None:
+            for part in catalog._catalogs:  # TranslationCatalog has no __delitem__
+                part.pop(key, None)
+        else:
+            catalog[key] = value
+
+
+@pytest.mark.django_db
+def test_store_page_nutrition_units_are_translated(client, menu_store, unit_translations):
+    url = reverse("stores:store-detail", args=[menu_store.code])
+
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "520 千卡" in chinese and "22.5 克" in chinese
+    assert "kcal" not in chinese and "22.5 g<" not in chinese
+    assert "520 kcal" in english and "22.5 g<" in english

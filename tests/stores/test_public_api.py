@@ -321,3 +321,26 @@ def test_schema_documents_the_store_endpoints(api_client):
     assert components["MenuOptionGroup"]["properties"]["options"]["items"] == {
         "$ref": "#/components/schemas/MenuOption"
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/stores/%00/menu/", "/api/v1/stores/SH%00X/menu/"])
+def test_menu_of_an_impossible_store_code_is_404_not_500(client, brand, path):
+    StoreFactory(brand=brand, code="SH1")
+    assert client.get(path).status_code == 404
+
+
+@pytest.mark.django_db
+def test_store_list_api_lists_chain_stores_only(client, brand):
+    from stores.models import BrandKind
+
+    canteen = BrandFactory(code="canteen", kind=BrandKind.CANTEEN)
+    StoreFactory(brand=brand, code="SH1")
+    StoreFactory(brand=canteen, code="CT1")
+
+    response = client.get(LIST_URL)
+
+    assert response.status_code == 200
+    assert [row["code"] for row in response.json()["results"]] == ["SH1"]
+    assert response.json()["count"] == 1
+    assert client.get(menu_url("CT1")).status_code == 200  # its menu still opens by code

@@ -27,8 +27,9 @@ pytestmark = pytest.mark.django_db
 
 
 def seed(**options) -> str:
+    """The tests run with DEBUG off, like a real deployment: ``force`` says this is a demo."""
     out = StringIO()
-    call_command("seed_demo", stdout=out, **options)
+    call_command("seed_demo", stdout=out, **{"force": True, **options})
     return out.getvalue()
 
 
@@ -248,3 +249,47 @@ def test_quiet_prints_nothing_and_bad_store_count_is_refused():
     assert seed(stores=7, quiet=True) == ""
     with pytest.raises(CommandError, match="--stores must be between 1 and 200"):
         seed(stores=0)
+
+
+def test_seed_refuses_without_debug_or_force(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="--force"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not User.objects.exists()
+    assert not Brand.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_seed_runs_with_debug_on(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stores=1, stdout=StringIO())
+    assert User.objects.filter(phone="13900000000", is_superuser=True).exists()
+
+
+def test_seed_drops_the_cached_menu_of_every_brand_it_fills(monkeypatch):
+    """bulk_create sends no signals, so the seed bumps the menu versions itself."""
+    from stores.management.commands import seed_demo
+
+    calls = []
+    monkeypatch.setattr(seed_demo, "menu_changed", calls.append)
+
+    seed(stores=1, quiet=True)
+    first = sorted(calls)
+    calls.clear()
+    seed(stores=1, quiet=True)
+
+    assert first == sorted(Brand.objects.values_list("pk", flat=True))
+    assert len(first) == 2
+    assert calls == []  # nothing created, nothing to drop
+
+
+def test_seeded_demo_lists_chain_stores_only(client):
+    seed(stores=3, quiet=True)
+    from stores.selectors import store_list_public
+
+    assert Store.objects.count() == 3 + Store.objects.filter(brand__kind=BrandKind.CANTEEN).count()
+    assert Store.objects.filter(brand__kind=BrandKind.CANTEEN).exists()
+    assert store_list_public().count() == 3
+    assert client.get("/api/v1/stores/").json()["count"] == 3

@@ -493,3 +493,36 @@ def test_store_without_hours_follows_its_switch(brand):
     off = StoreFactory(brand=brand, is_open=False)
     assert selectors.store_is_open_now(on) is True
     assert selectors.store_is_open_now(off) is False
+
+
+# --- frozen users see nothing; the public list is chain stores only ---
+
+
+@pytest.mark.django_db
+def test_frozen_staff_and_frozen_superusers_see_no_brand_or_store(hq_manager, store):
+    from tests.accounts.factories import UserFactory
+
+    root = UserFactory(phone="13700000008", is_staff=True, is_superuser=True)
+    assert selectors.store_ids_visible_to(hq_manager) == {store.pk}
+    assert selectors.brand_ids_visible_to(root) is None
+
+    for user in (hq_manager, root):
+        user.is_frozen = True
+        assert selectors.brand_ids_visible_to(user) == set()
+        assert selectors.store_ids_visible_to(user) == set()
+        assert not selectors.stores_for_user(user).exists()
+        assert selectors.user_manages_whole_brand(user, store.brand_id) is False
+
+
+@pytest.mark.django_db
+def test_public_store_list_and_cities_are_chain_stores_only(brand):
+    from stores.models import BrandKind
+    from tests.stores.factories import BrandFactory
+
+    canteen = BrandFactory(code="canteen", kind=BrandKind.CANTEEN)
+    StoreFactory(brand=brand, code="SH1", city="上海")
+    StoreFactory(brand=canteen, code="CT1", city="苏州")
+
+    assert [s.code for s in selectors.store_list_public()] == ["SH1"]
+    assert selectors.city_list() == ["上海"]
+    assert selectors.store_get_public(code="CT1").brand == canteen

@@ -243,3 +243,135 @@ def test_bulk_200_stores_60_dishes_query_count(hq_manager, brand, django_assert_
         again = services.override_set_price(actor=hq_manager, stores=stores, dishes=dishes, price=Decimal("9.00"))
     assert len(again.updated) == 12_000
     assert len(events("override.price_set")) == 1
+
+
+# --- store prices need their own permission (kitchen staff mark sold out, set stock) ---
+
+
+@pytest.fixture
+def cook(brand, store):
+    return make_staff(role=Role.KITCHEN_STAFF, brand=brand, stores=[store], phone="13700000005")
+
+
+def test_kitchen_staff_cannot_set_a_price(cook, store, dishes):
+    existing = StoreDishOverrideFactory(store=store, dish=dishes[0], price=Decimal("19.00"))
+
+    with pytest.raises(services.StoreAccessDenied):
+        services.override_set_price(actor=cook, stores=[store], dishes=dishes, price=Decimal("1.00"))
+    with pytest.raises(services.StoreAccessDenied):
+        services.override_update(actor=cook, override=existing, price=Decimal("1.00"))
+    with pytest.raises(services.StoreAccessDenied):
+        services.override_set(actor=cook, store=store, dish=dishes[1], price=Decimal("1.00"))
+
+    existing.refresh_from_db()
+    assert existing.price == Decimal("19.00")
+    assert not StoreDishOverride.objects.filter(dish=dishes[1]).exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_kitchen_staff_still_marks_sold_out_and_sets_stock(cook, store, dishes):
+    existing = StoreDishOverrideFactory(store=store, dish=dishes[0], price=Decimal("19.00"))
+
+    services.override_set_availability(actor=cook, stores=[store], dishes=dishes, available=False)
+    services.override_set_stock(actor=cook, stores=[store], dishes=[dishes[0]], stock=3, daily_stock=10)
+    # sending the unchanged price along is no price change
+    services.override_update(actor=cook, override=existing, price=Decimal("19.00"), stock=2)
+
+    existing.refresh_from_db()
+    assert (existing.price, existing.is_available, existing.stock, existing.daily_stock) == (
+        Decimal("19.00"), False, 2, 10
+    )
+    assert not StoreDishOverride.objects.get(dish=dishes[1]).is_available
+
+
+def test_managers_may_set_prices(hq_manager, store_manager):
+    assert services.may_set_price(hq_manager) and services.may_set_price(store_manager)
+
+
+# --- the brand of a store is fixed ---
+
+
+def test_store_save_refuses_a_brand_change_even_for_a_superuser(store, other_brand):
+    root = UserFactory(phone="13700000007", is_staff=True, is_superuser=True)
+    moved = Store.objects.get(pk=store.pk)
+    moved.brand = other_brand
+
+    with pytest.raises(services.BrandImmutable):
+        services.store_save(actor=root, store=moved, changed=["brand"])
+
+    assert Store.objects.get(pk=store.pk).brand_id == store.brand_id
+    assert not AuditEvent.objects.exists()
+
+
+# --- frozen staff act on nothing ---
+
+
+def test_frozen_staff_and_frozen_superuser_are_refused(hq_manager, stores, dishes):
+    root = UserFactory(phone="13700000008", is_staff=True, is_superuser=True)
+    for user in (hq_manager, root):
+        user.is_frozen, user.frozen_reason = True, "left the company"
+        with pytest.raises(services.StoreAccessDenied):
+            services.override_set_availability(actor=user, stores=stores, dishes=dishes, available=False)
+        with pytest.raises(services.StoreAccessDenied):
+            services.store_set_open(actor=user, store=stores[0], is_open=False)
+    assert not StoreDishOverride.objects.exists()
+    assert Store.objects.get(pk=stores[0].pk).is_open
+
+
+# --- the audit event is the last write of its transaction ---
+
+
+def _writes(queries) -> list[str]:
+    """The tables written (or locked) by each query, in order."""
+    found = []
+    for query in queries:
+        sql = query["sql"]
+        if sql.startswith(("INSERT", "UPDATE", "DELETE")) or "FOR UPDATE" in sql:
+            table = next((t for t in ("audit_auditchain", "audit_auditevent", "stores_historical",
+                                      "stores_storedishoverride", "stores_store", "stores_openinghours")
+                          if f'"{t}' in sql), "other")
+            found.append(table)
+    return found
+
+
+def test_store_save_writes_store_then_overrides_then_audit(hq_manager, store, dishes):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    existing = StoreDishOverrideFactory(store=store, dish=dishes[0], stock=5)
+    edited = Store.objects.get(pk=store.pk)
+    edited.name, edited.is_open = "新名字", False
+    edits = [services.OverrideEdit(values={"stock": 1}, override=existing),
+             services.OverrideEdit(values={"is_available": False}, dish=dishes[1])]
+
+    with CaptureQueriesContext(connection) as captured:
+        services.store_save(actor=hq_manager, store=edited, changed=["name", "is_open"], overrides=edits)
+
+    writes = _writes(captured.captured_queries)
+    first_audit = writes.index("audit_auditchain")
+    assert set(writes[first_audit:]) <= {"audit_auditchain", "audit_auditevent"}
+    assert "stores_storedishoverride" in writes[:first_audit] and "stores_store" in writes[:first_audit]
+    assert sorted(AuditEvent.objects.values_list("action", flat=True)) == [
+        "override.created", "override.updated", "store.closed", "store.updated",
+    ]
+    existing.refresh_from_db()
+    assert existing.stock == 1
+    assert not StoreDishOverride.objects.get(store=store, dish=dishes[1]).is_available
+    assert Store.objects.get(pk=store.pk).is_open is False
+
+
+def test_override_delete_audits_after_the_delete(hq_manager, store, dishes):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    override = StoreDishOverrideFactory(store=store, dish=dishes[0])
+    pk = override.pk
+
+    with CaptureQueriesContext(connection) as captured:
+        services.override_delete(actor=hq_manager, override=override)
+
+    writes = _writes(captured.captured_queries)
+    assert writes.index("audit_auditchain") > max(i for i, t in enumerate(writes) if t == "stores_storedishoverride")
+    event = AuditEvent.objects.get(action="override.deleted")
+    assert event.object_id == str(pk)
+    assert not StoreDishOverride.objects.filter(pk=pk).exists()

@@ -2,9 +2,11 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.models import Role
 from audit.models import AuditEvent
 from stores.models import StoreDishOverride
-from tests.stores.factories import DishFactory, StoreDishOverrideFactory, StoreFactory
+from tests.accounts.factories import UserFactory
+from tests.stores.factories import DishFactory, StoreDishOverrideFactory, StoreFactory, make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +145,81 @@ def test_schema_documents_staff_endpoints(api_client):
     text = response.content.decode()
     assert "/api/v1/stores/{store_code}/overrides/{dish_code}/" in text
     assert "store_override_update" in text
+
+
+# --- review fixes ---
+
+
+@pytest.fixture
+def cook(brand, store):
+    return make_staff(role=Role.KITCHEN_STAFF, brand=brand, stores=[store], phone="13700000005")
+
+
+def test_kitchen_staff_cannot_patch_a_price(api_client, cook, store, noodle):
+    StoreDishOverrideFactory(store=store, dish=noodle, price=Decimal("21.00"), stock=4)
+    before = snapshot()
+    api_client.force_authenticate(cook)
+
+    response = api_client.patch(detail_url("SH001", "NOODLE"), {"price": "1.00", "available": False}, format="json")
+    new_row = api_client.patch(detail_url("SH001", "RICE"), {"price": "1.00"}, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "not_yours"
+    assert new_row.status_code in (403, 404)
+    assert snapshot() == before
+    assert not AuditEvent.objects.exists()
+
+
+def test_kitchen_staff_marks_sold_out_and_sets_stock(api_client, cook, store, noodle):
+    StoreDishOverrideFactory(store=store, dish=noodle, price=Decimal("21.00"), stock=4)
+    api_client.force_authenticate(cook)
+
+    response = api_client.patch(detail_url("SH001", "NOODLE"), {"available": False, "stock": 0, "daily_stock": 12},
+                                format="json")
+
+    assert response.status_code == 200
+    row = StoreDishOverride.objects.get(store=store, dish=noodle)
+    assert (row.is_available, row.stock, row.daily_stock, row.price) == (False, 0, 12, Decimal("21.00"))
+    assert api_client.get(list_url("SH001")).status_code == 200
+
+
+def test_frozen_staff_are_refused(api_client, store_manager, store, noodle):
+    root = UserFactory(phone="13700000008", is_staff=True, is_superuser=True)
+    for user in (store_manager, root):
+        user.is_frozen, user.frozen_reason = True, "left"
+        api_client.force_authenticate(user)
+        listing = api_client.get(list_url("SH001"))
+        patch = api_client.patch(detail_url("SH001", "NOODLE"), {"available": False}, format="json")
+        assert listing.status_code == 403
+        assert patch.status_code == 403
+    assert not StoreDishOverride.objects.exists()
+
+
+def test_staff_without_override_permissions_are_refused(api_client, brand, store, noodle):
+    canteen_staff = make_staff(role=Role.CANTEEN_STAFF, brand=brand, stores=[store], phone="13700000006")
+    api_client.force_authenticate(canteen_staff)
+    assert api_client.get(list_url("SH001")).status_code == 403
+    assert api_client.patch(detail_url("SH001", "NOODLE"), {"available": False}, format="json").status_code == 403
+    assert not StoreDishOverride.objects.exists()
+
+
+def test_list_leaves_out_rows_of_another_brand(api_client, store_manager, store, noodle, other_brand):
+    StoreDishOverrideFactory(store=store, dish=noodle)
+    stray = StoreDishOverrideFactory(store=store, dish=DishFactory(brand=other_brand, code="RIVAL"))
+    StoreDishOverride.objects.filter(pk=stray.pk).update(brand=other_brand)  # as a brand move left it
+    api_client.force_authenticate(store_manager)
+
+    rows = api_client.get(list_url("SH001")).json()
+
+    assert [row["dish_code"] for row in rows] == ["NOODLE"]
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/stores/%00/overrides/",
+    "/api/v1/stores/SH001/overrides/%00/",
+    "/api/v1/stores/" + "A" * 33 + "/overrides/",
+])
+def test_impossible_codes_are_404_not_500(api_client, hq_manager, store, path):
+    api_client.force_authenticate(hq_manager)
+    assert api_client.get(path).status_code == 404
+    assert api_client.patch(path, {"available": False}, format="json").status_code == 404

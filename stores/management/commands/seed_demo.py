@@ -19,13 +19,16 @@ from datetime import time as clock
 from decimal import Decimal
 
 from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
 from audit.services import audit_record
+from config.money import money
 from stores import demo_data
+from stores.cache import menu_changed
 from stores.demo_data import CANTEEN, CHAIN, CITIES, DEFAULT_STORES, DEMO_PASSWORD, DEMO_USERS, BrandDef
 from stores.models import (
     Allergen,
@@ -42,7 +45,6 @@ from stores.models import (
 )
 
 MICRO = Decimal("0.000001")
-CENT = Decimal("0.01")
 ORDINALS = ("", "二", "三", "四", "五", "六")
 
 WEEKDAYS = range(0, 5)
@@ -175,6 +177,7 @@ class Seeder:
     def __init__(self, *, stores: int):
         self.store_count = stores
         self.created: dict[str, int] = {}
+        self.menu_brand_ids: set[int] = set()  # brands whose menu rows this run created
         self._password_hash: str | None = None
 
     def _count(self, key: str, n: int) -> None:
@@ -190,6 +193,9 @@ class Seeder:
         chain_stores = self._stores(chain, chain_store_plans(self.store_count), chain_dishes)
         canteen_stores = self._stores(canteen, canteen_store_plans(), {})
         self._users({chain.code: (chain, chain_stores), canteen.code: (canteen, canteen_stores)})
+        for brand_id in sorted(self.menu_brand_ids):
+            # bulk_create sends no signals: drop the brand's cached menu ourselves (on commit).
+            menu_changed(brand_id)
         if self.created:
             audit_record(
                 action="demo.seeded",
@@ -227,6 +233,7 @@ class Seeder:
         ]
         if new:
             bulk_create_with_history(new, MenuCategory)
+            self.menu_brand_ids.add(brand.pk)
             self._count("menu categories", len(new))
             existing.update({c.code: c for c in new})
         return existing
@@ -243,6 +250,7 @@ class Seeder:
         ]
         if new:
             bulk_create_with_history(new, OptionGroup)
+            self.menu_brand_ids.add(brand.pk)
             options = [
                 Option(
                     brand=brand, group=group, name_zh=zh, name_en=en, price_delta=Decimal(delta),
@@ -276,6 +284,7 @@ class Seeder:
         if not new:
             return existing
         bulk_create_with_history(new, Dish)
+        self.menu_brand_ids.add(brand.pk)
         # The creation history row of each dish also records its tags and allergens.
         history_ids = dict(
             Dish.history.filter(id__in=[d.pk for d in new], history_type="+").values_list("id", "history_id")
@@ -342,7 +351,7 @@ class Seeder:
                     continue
                 overrides.append(StoreDishOverride(
                     brand=brand, store=store, dish=dish,
-                    price=None if o.price_delta is None else (dish.price + o.price_delta).quantize(CENT),
+                    price=None if o.price_delta is None else money(dish.price + o.price_delta),
                     is_available=o.is_available, stock=o.stock, daily_stock=o.daily_stock,
                 ))
         if overrides:
@@ -415,8 +424,18 @@ class Command(BaseCommand):
             help=f"how many chain stores (1-{DEFAULT_STORES}, default {DEFAULT_STORES})",
         )
         parser.add_argument("--quiet", action="store_true", help="print nothing")
+        parser.add_argument(
+            "--force", action="store_true",
+            help="load the demo even though DEBUG is off (never on a real deployment)",
+        )
 
-    def handle(self, *args, stores: int, quiet: bool, **options):
+    def handle(self, *args, stores: int, quiet: bool, force: bool = False, **options):
+        if not (settings.DEBUG or force):
+            raise CommandError(
+                "seed_demo creates demo logins with a published password, including a superuser, so it only "
+                "runs with DEBUG on (the local settings that `make run` uses). This looks like a real "
+                "deployment: nothing was written. Pass --force to load the demo anyway."
+            )
         if not 1 <= stores <= DEFAULT_STORES:
             raise CommandError(f"--stores must be between 1 and {DEFAULT_STORES}.")
         started = time.perf_counter()
