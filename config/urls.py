@@ -29,3 +29,5 @@ admin.site.site_header = settings.ADMIN_SITE_HEADER
 admin.site.site_title = settings.ADMIN_SITE_HEADER
 admin.site.index_title = settings.ADMIN_INDEX_TITLE
 admin.site.login_form = StaffAuthenticationForm  # refuses frozen staff with a clear message
+
+handler404 = "config.views.not_found"

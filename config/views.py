@@ -5,8 +5,10 @@ import logging
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.views.defaults import page_not_found
 from kombu import Connection
 
 logger = logging.getLogger(__name__)
@@ -61,3 +63,10 @@ def healthz(request):
     healthy = all(check["ok"] for check in checks.values())
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def not_found(request, exception=None):
+    """404 for unknown URLs: the API's JSON error under /api/, the friendly page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": str(_("Not found."))}, status=404)
+    return page_not_found(request, exception)

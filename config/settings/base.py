@@ -212,6 +212,10 @@ SMS_CODE_MAX_ATTEMPTS = 5
 SMS_CODE_MIN_INTERVAL = timedelta(minutes=1)
 SMS_CODE_DAILY_LIMIT = 10
 
+# History is for reading: a revert would bypass the services (and their audit events);
+# the stores admins also refuse a POSTed revert.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 

@@ -74,3 +74,18 @@ def test_healthz_answers_head_probes_and_is_never_cached(client):
     assert response.status_code == 200
     assert "no-cache" in response["Cache-Control"]
     assert client.post("/healthz/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_unknown_api_url_is_a_json_404(client):
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_unknown_page_url_is_the_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
