@@ -1,5 +1,6 @@
 import pytest
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.test import override_settings
 
@@ -100,6 +101,9 @@ def test_a_frozen_staff_member_is_refused_at_password_login_with_a_clear_message
 
     assert response.status_code == 200
     assert SESSION_KEY not in client.session
+    assert "该账号已被冻结" in response.content.decode()  # Chinese by default
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = admin_login(client, staff.phone, PASSWORD)
     assert "This account is frozen and cannot log in." in response.content.decode()
     # A wrong password still gets the ordinary answer: the freeze is told only to the owner.
     response = admin_login(client, staff.phone, "wrong password")
