@@ -125,8 +125,10 @@ class OpeningHours(models.Model):
     """One opening period of a store on a weekday; a day may have several (lunch, dinner).
     A period that closes at or before it opens runs past midnight."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
-    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="opening_hours")
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+", verbose_name=_("brand"))
+    store = models.ForeignKey(
+        Store, on_delete=models.CASCADE, related_name="opening_hours", verbose_name=_("store")
+    )
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
     opens = models.TimeField(_("opens"))
     closes = models.TimeField(_("closes"))
@@ -293,7 +295,7 @@ class OptionGroup(models.Model):
 
 
 class Option(models.Model):
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+", verbose_name=_("brand"))
     group = models.ForeignKey(OptionGroup, on_delete=models.CASCADE, related_name="options", verbose_name=_("group"))
     name_zh = models.CharField(_("name (Chinese)"), max_length=50)
     name_en = models.CharField(_("name (English)"), max_length=50, blank=True)
@@ -318,7 +320,7 @@ class StoreDishOverride(models.Model):
     """What one store changes about a brand dish. Empty price inherits the brand price;
     empty stock means unlimited; ``daily_stock`` is what the nightly task restores."""
 
-    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+")
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+", verbose_name=_("brand"))
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="overrides", verbose_name=_("store"))
     dish = models.ForeignKey(Dish, on_delete=models.CASCADE, related_name="overrides", verbose_name=_("dish"))
     price = models.DecimalField(
