@@ -4,13 +4,18 @@ option groups, and the shared tags and allergens."""
 from __future__ import annotations
 
 from django.contrib import admin
-from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV
 
 from ..models import Allergen, Dish, MenuCategory, Option, OptionGroup, Tag
 from ..resources import DishResource
 from .bulk import DishBulkActionsMixin
-from .scoping import BrandCodeModelForm, ScopedAdmin, TenantScopedMixin, is_hq
+from .scoping import (
+    BrandCodeModelForm,
+    ScopedAdmin,
+    ScopedCsvImportExportMixin,
+    TenantScopedMixin,
+    is_hq,
+    save_brand_children,
+)
 
 
 @admin.register(MenuCategory)
@@ -24,12 +29,10 @@ class MenuCategoryAdmin(ScopedAdmin):
 
 
 @admin.register(Dish)
-class DishAdmin(DishBulkActionsMixin, ImportExportMixin, ScopedAdmin):
+class DishAdmin(DishBulkActionsMixin, ScopedCsvImportExportMixin, ScopedAdmin):
     form = BrandCodeModelForm
     brand_wide = True
     resource_classes = [DishResource]
-    import_formats = [CSV]
-    export_formats = [CSV]
     list_display = ("code", "name_zh", "name_en", "category", "price", "kcal", "is_set_meal", "is_active")
     list_select_related = ("category", "brand")
     list_filter = (
@@ -39,15 +42,6 @@ class DishAdmin(DishBulkActionsMixin, ImportExportMixin, ScopedAdmin):
     filter_horizontal = ("tags", "allergens", "option_groups")
     actions = ("bulk_sold_out", "bulk_available", "bulk_price", "bulk_reset_stock")
     list_per_page = 100
-
-    def get_resource_kwargs(self, request, *args, **kwargs):
-        return {"user": request.user}
-
-    def get_import_data_kwargs(self, **kwargs):
-        kwargs = super().get_import_data_kwargs(**kwargs)
-        kwargs.pop("request", None)
-        kwargs["rollback_on_validation_errors"] = True
-        return kwargs
 
     def has_import_permission(self, request):
         return is_hq(request) and request.user.has_perm("stores.add_dish")
@@ -77,13 +71,7 @@ class OptionGroupAdmin(ScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is Option:
-            instances = formset.save(commit=False)
-            for obj in formset.deleted_objects:
-                obj.delete()
-            for option in instances:
-                option.brand_id = form.instance.brand_id
-                option.group = form.instance
-                option.save()
+            save_brand_children(formset, parent=form.instance, parent_field="group")
             return None
         return super().save_formset(request, form, formset, change)
 

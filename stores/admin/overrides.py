@@ -6,8 +6,6 @@ from django.contrib import admin, messages
 from django.db.models import DecimalField, F
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportExportMixin
-from import_export.formats.base_formats import CSV
 
 from config.api import DomainError
 from config.net import client_ip
@@ -17,16 +15,14 @@ from ..forms import OverrideAdminForm
 from ..models import StoreDishOverride
 from ..resources import StorePriceResource
 from .filters import AvailabilityFilter, StoreCityFilter
-from .scoping import ScopedAdmin
+from .scoping import ScopedAdmin, ScopedCsvImportExportMixin
 
 
 @admin.register(StoreDishOverride)
-class StoreDishOverrideAdmin(ImportExportMixin, ScopedAdmin):
+class StoreDishOverrideAdmin(ScopedCsvImportExportMixin, ScopedAdmin):
     form = OverrideAdminForm
     store_path = "store"
     resource_classes = [StorePriceResource]
-    import_formats = [CSV]
-    export_formats = [CSV]
     list_display = ("store", "dish", "effective_price_display", "price", "is_available", "stock", "daily_stock",
                     "updated_at")
     list_select_related = ("store", "dish")
@@ -103,15 +99,6 @@ class StoreDishOverrideAdmin(ImportExportMixin, ScopedAdmin):
     @admin.action(description=_("Reset stock to the daily stock"), permissions=["change"])
     def reset_stock(self, request, queryset):
         self._apply(request, queryset, "reset_stock")
-
-    def get_resource_kwargs(self, request, *args, **kwargs):
-        return {"user": request.user}
-
-    def get_import_data_kwargs(self, **kwargs):
-        kwargs = super().get_import_data_kwargs(**kwargs)
-        kwargs.pop("request", None)
-        kwargs["rollback_on_validation_errors"] = True
-        return kwargs
 
     def has_import_permission(self, request):
         return request.user.has_perm("stores.change_storedishoverride")

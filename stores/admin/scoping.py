@@ -4,6 +4,8 @@ stores, and history pages without "Revert"."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
+from import_export.admin import ImportExportMixin
+from import_export.formats.base_formats import CSV
 from simple_history.admin import SimpleHistoryAdmin
 
 from ..forms import BrandCodeForm
@@ -167,3 +169,31 @@ class ScopedAdmin(TenantScopedMixin, SimpleHistoryAdmin):
 class BrandCodeModelForm(BrandCodeForm):
     class Meta:
         fields = "__all__"
+
+
+class ScopedCsvImportExportMixin(ImportExportMixin):
+    """CSV import/export whose resources know the user (so they keep to the user's scope) and
+    whose imports roll back the whole file when any row is bad."""
+
+    import_formats = [CSV]
+    export_formats = [CSV]
+
+    def get_resource_kwargs(self, request, *args, **kwargs):
+        return {"user": request.user}
+
+    def get_import_data_kwargs(self, **kwargs):
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        kwargs.pop("request", None)
+        kwargs["rollback_on_validation_errors"] = True
+        return kwargs
+
+
+def save_brand_children(formset, *, parent, parent_field: str) -> None:
+    """Save an inline of child rows (opening hours, options) that carry their parent's brand."""
+    instances = formset.save(commit=False)
+    for obj in formset.deleted_objects:
+        obj.delete()
+    for child in instances:
+        child.brand_id = parent.brand_id
+        setattr(child, parent_field, parent)
+        child.save()

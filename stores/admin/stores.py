@@ -18,7 +18,7 @@ from ..forms import OverrideInlineFormSet
 from ..models import Brand, OpeningHours, StaffAssignment, Store, StoreDishOverride
 from .bulk import StoreBulkActionsMixin
 from .filters import CityFilter, ModeFilter
-from .scoping import ScopedAdmin, TenantScopedMixin
+from .scoping import ScopedAdmin, TenantScopedMixin, save_brand_children
 
 OVERRIDE_INLINE_LIMIT = 50
 
@@ -126,13 +126,7 @@ class StoreAdmin(StoreBulkActionsMixin, ScopedAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is OpeningHours:
-            instances = formset.save(commit=False)
-            for obj in formset.deleted_objects:
-                obj.delete()
-            for hours in instances:
-                hours.brand_id = form.instance.brand_id
-                hours.store = form.instance
-                hours.save()
+            save_brand_children(formset, parent=form.instance, parent_field="store")
             return None
         return super().save_formset(request, form, formset, change)
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from audit.models import AuditEvent
-from stores.models import Dish, Store, StoreDishOverride
+from stores.models import Dish, OptionGroup, Store, StoreDishOverride
 from tests.stores.factories import (
     DishFactory,
     MenuCategoryFactory,
@@ -449,4 +449,25 @@ def test_hq_adds_a_store_with_hours_and_an_override_in_one_save(client, hq_manag
     assert StoreDishOverride.objects.get(store=store, dish=world["rice"]).price == Decimal("9.90")
     assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
         "store.created", "override.created",
+    ]
+
+
+def test_hq_adds_an_option_group_with_options_that_carry_its_brand(client, hq_manager, world):
+    client.force_login(hq_manager)
+    response = client.post(reverse("admin:stores_optiongroup_add"), {
+        "code": "size", "name_zh": "规格", "name_en": "Size", "min_choices": "1", "max_choices": "1",
+        "sort_order": "0",
+        "options-TOTAL_FORMS": "2", "options-INITIAL_FORMS": "0",
+        "options-0-name_zh": "小份", "options-0-name_en": "Small", "options-0-price_delta": "0.00",
+        "options-0-sort_order": "0",
+        "options-1-name_zh": "大份", "options-1-name_en": "Large", "options-1-price_delta": "4.00",
+        "options-1-sort_order": "1",
+    })
+
+    assert response.status_code == 302
+    group = OptionGroup.objects.get(code="size")
+    assert group.brand_id == world["a"].brand_id
+    assert [(o.name_en, o.price_delta, o.brand_id) for o in group.options.order_by("sort_order")] == [
+        ("Small", Decimal("0.00"), group.brand_id),
+        ("Large", Decimal("4.00"), group.brand_id),
     ]
