@@ -8,11 +8,12 @@ action, and returns what it changed.
 Lock order, the same in every service: stores, then overrides (each in pk order), then the
 audit chain. Audit events are the last writes of their transaction (see ``audit_record``): a
 service that changes several rows collects its events and records them at the end, and an
-admin page that saves a store with its overrides does so through one call (``store_save``).
+admin page that saves a store with its overrides does so through one call (``store_save``), as
+do the brand-wide menu pages (``category_save``, ``dish_save``, ``option_group_save``).
 Changing a store price needs ``stores.set_store_price`` on top of changing overrides.
 
 The services live in modules of this package (``errors``, ``checks``, ``bulk``, ``overrides``,
-``stores``, ``imports``) and are imported from here: ``from stores.services import ...``.
+``stores``, ``menu``, ``imports``) and are imported from here: ``from stores.services import ...``.
 """
 
 from ._common import (
@@ -35,6 +36,7 @@ from .bulk import (
 from .checks import check_dishes_allowed, check_stores_allowed, clean_price, clean_stock, may_set_price
 from .errors import BrandImmutable, InvalidOverrideValue, MixedBrands, NothingSelected, StoreAccessDenied
 from .imports import brand_for_import, import_record
+from .menu import category_save, dish_save, option_group_save
 from .overrides import OverrideEdit, override_delete, override_set, override_update
 from .stores import store_save, store_set_open
 
@@ -53,12 +55,15 @@ __all__ = [
     "OverrideEdit",
     "StoreAccessDenied",
     "brand_for_import",
+    "category_save",
     "check_dishes_allowed",
     "check_stores_allowed",
     "clean_price",
     "clean_stock",
+    "dish_save",
     "import_record",
     "may_set_price",
+    "option_group_save",
     "override_delete",
     "override_reset_stock",
     "override_set",

@@ -471,3 +471,129 @@ def test_hq_adds_an_option_group_with_options_that_carry_its_brand(client, hq_ma
         ("Small", Decimal("0.00"), group.brand_id),
         ("Large", Decimal("4.00"), group.brand_id),
     ]
+
+
+# --- brand-wide menu edits go through the menu services and are audited ---
+
+
+def _change_form_data(page) -> dict:
+    """The POST data of an admin change form as it was rendered (no inline rows)."""
+    data = {}
+    for name, value in page.context["adminform"].form.initial.items():
+        if value is None or value is False:
+            continue
+        if isinstance(value, list):
+            data[name] = [getattr(item, "pk", item) for item in value]
+        elif value is True:
+            data[name] = "on"
+        else:
+            data[name] = getattr(value, "pk", value)
+    return data
+
+
+def test_hq_changes_a_dish_price_in_the_admin_writes_one_price_event(client, hq_manager, world):
+    noodle = world["noodle"]
+    client.force_login(hq_manager)
+    url = _change_url("dish", noodle.pk)
+    data = _change_form_data(client.get(url))
+
+    response = client.post(url, {**data, "price": "25.50"}, REMOTE_ADDR="10.0.0.9")
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Dish.objects.get(pk=noodle.pk).price == Decimal("25.50")
+    [event] = AuditEvent.objects.all()
+    assert event.action == "dish.price_changed"
+    assert (event.actor_id, event.brand_id, event.object_id) == (hq_manager.pk, noodle.brand_id, str(noodle.pk))
+    assert event.amount == Decimal("25.50")
+    assert (event.data["old_price"], event.data["new_price"]) == ("28.00", "25.50")
+    assert event.data["changed"] == ["price"]
+    assert event.ip == "10.0.0.9"
+    latest = noodle.history.latest()
+    assert (latest.price, latest.history_user) == (Decimal("25.50"), hq_manager)
+
+
+def test_hq_renames_a_dish_in_the_admin_writes_dish_updated_only(client, hq_manager, world):
+    noodle = world["noodle"]
+    client.force_login(hq_manager)
+    url = _change_url("dish", noodle.pk)
+    data = _change_form_data(client.get(url))
+
+    response = client.post(url, {**data, "name_en": "Ramen"})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    dish = Dish.objects.get(pk=noodle.pk)
+    assert (dish.name_en, dish.price) == ("Ramen", Decimal("28.00"))
+    [event] = AuditEvent.objects.all()
+    assert event.action == "dish.updated"
+    assert event.data["changed"] == ["name_en"]
+    assert event.amount is None
+    assert not AuditEvent.objects.filter(action="dish.price_changed").exists()
+
+
+def test_hq_adds_a_dish_with_tags_in_one_audited_save(client, hq_manager, world):
+    from stores.models import Tag
+
+    spicy, _ = Tag.objects.get_or_create(code="spicy", defaults={"name_zh": "辣", "name_en": "Spicy"})
+    light, _ = Tag.objects.get_or_create(code="light", defaults={"name_zh": "轻食", "name_en": "Light"})
+    category = world["noodle"].category
+    client.force_login(hq_manager)
+
+    response = client.post(reverse("admin:stores_dish_add"), {
+        "category": category.pk, "code": "NEW2", "name_zh": "辣面", "price": "19.00", "kcal": "400",
+        "protein_g": "1", "fat_g": "1", "carbs_g": "1", "sort_order": "0", "is_active": "on",
+        "tags": ["spicy", "light"],
+    })
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    dish = Dish.objects.get(code="NEW2")
+    assert dish.brand_id == world["a"].brand_id
+    assert set(dish.tags.all()) == {spicy, light}
+    [event] = AuditEvent.objects.all()
+    assert (event.action, event.object_id, event.amount) == ("dish.created", str(dish.pk), Decimal("19.00"))
+    assert dish.history.filter(history_type="+", history_user=hq_manager).exists()
+
+
+def test_hq_changes_an_option_price_delta_in_the_admin(client, hq_manager, world):
+    from tests.stores.factories import OptionFactory, OptionGroupFactory
+
+    group = OptionGroupFactory(brand=world["a"].brand, code="size")
+    small = OptionFactory(group=group, name_zh="小份", name_en="Small", price_delta=Decimal("0.00"))
+    large = OptionFactory(group=group, name_zh="大份", name_en="Large", price_delta=Decimal("3.00"), sort_order=1)
+    client.force_login(hq_manager)
+    url = _change_url("optiongroup", group.pk)
+    data = _change_form_data(client.get(url))
+    data.update({"options-TOTAL_FORMS": "2", "options-INITIAL_FORMS": "2"})
+    for i, option in enumerate((small, large)):
+        data.update({
+            f"options-{i}-id": option.pk, f"options-{i}-group": group.pk, f"options-{i}-name_zh": option.name_zh,
+            f"options-{i}-name_en": option.name_en, f"options-{i}-price_delta": str(option.price_delta),
+            f"options-{i}-sort_order": str(option.sort_order),
+        })
+    data["options-1-price_delta"] = "4.50"
+
+    response = client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    large.refresh_from_db()
+    assert large.price_delta == Decimal("4.50")
+    [event] = AuditEvent.objects.all()
+    assert (event.action, event.object_id) == ("option_group.updated", str(group.pk))
+    assert event.data["changed"] == ["options"]
+    assert event.data["options"] == {
+        "price_changed": [{"option": large.pk, "name": "大份", "old": "3.00", "new": "4.50"}],
+    }
+
+
+def test_store_manager_posting_a_dish_change_is_refused_and_not_audited(client, store_manager, world):
+    noodle = world["noodle"]
+    client.force_login(store_manager)
+    url = _change_url("dish", noodle.pk)
+    data = _change_form_data(client.get(url))
+
+    response = client.post(url, {**data, "price": "1.00", "name_zh": "改名"})
+
+    assert response.status_code == 403
+    dish = Dish.objects.get(pk=noodle.pk)
+    assert (dish.price, dish.name_zh) == (Decimal("28.00"), "拉面")
+    assert not AuditEvent.objects.exists()
+    assert noodle.history.count() == 1

@@ -375,3 +375,155 @@ def test_override_delete_audits_after_the_delete(hq_manager, store, dishes):
     event = AuditEvent.objects.get(action="override.deleted")
     assert event.object_id == str(pk)
     assert not StoreDishOverride.objects.filter(pk=pk).exists()
+
+
+# --- brand-wide menu saves: HQ of the brand only, brand fixed, one audit event last ---
+
+
+@pytest.fixture
+def rival_hq(other_brand):
+    return make_staff(role=Role.HQ_MANAGER, brand=other_brand, phone="13700000031")
+
+
+def test_menu_services_refuse_an_hq_manager_of_another_brand(rival_hq, brand, dishes):
+    from stores.models import Dish, MenuCategory, OptionGroup
+    from tests.stores.factories import MenuCategoryFactory, OptionGroupFactory
+
+    dish = Dish.objects.get(pk=dishes[0].pk)
+    dish.price = Decimal("1.00")
+    category = MenuCategory.objects.get(pk=dishes[0].category_id)
+    category.name_zh = "被改"
+    group = OptionGroupFactory(brand=brand)
+    group.name_zh = "被改"
+    new_category = MenuCategoryFactory.build(brand=brand, code="intruder")
+    called = []
+
+    calls = [
+        lambda: services.dish_save(actor=rival_hq, dish=dish, changed=["price"],
+                                   save_related=lambda: called.append("dish")),
+        lambda: services.category_save(actor=rival_hq, category=category, changed=["name_zh"]),
+        lambda: services.option_group_save(actor=rival_hq, group=group, changed=["name_zh"],
+                                           save_children=lambda g: called.append("group")),
+        lambda: services.category_save(actor=rival_hq, category=new_category),
+    ]
+    for call in calls:
+        with pytest.raises(services.StoreAccessDenied) as refused:
+            call()
+        assert refused.value.status_code == 403
+
+    assert called == []
+    assert Dish.objects.get(pk=dish.pk).price == Decimal("20.00")
+    assert MenuCategory.objects.get(pk=category.pk).name_zh != "被改"
+    assert OptionGroup.objects.get(pk=group.pk).name_zh != "被改"
+    assert not MenuCategory.objects.filter(code="intruder").exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_menu_services_refuse_a_store_manager(store_manager, dishes):
+    from stores.models import Dish
+
+    dish = Dish.objects.get(pk=dishes[0].pk)
+    dish.price = Decimal("1.00")
+
+    with pytest.raises(services.StoreAccessDenied):
+        services.dish_save(actor=store_manager, dish=dish, changed=["price"])
+
+    assert Dish.objects.get(pk=dish.pk).price == Decimal("20.00")
+    assert not AuditEvent.objects.exists()
+
+
+def test_dish_save_refuses_a_brand_change_even_for_a_superuser(dishes, other_brand):
+    from stores.models import Dish
+
+    root = UserFactory(phone="13700000032", is_staff=True, is_superuser=True)
+    moved = Dish.objects.get(pk=dishes[0].pk)
+    moved.brand = other_brand
+
+    with pytest.raises(services.BrandImmutable):
+        services.dish_save(actor=root, dish=moved, changed=["brand"])
+
+    assert Dish.objects.get(pk=moved.pk).brand_id == dishes[0].brand_id
+    assert not AuditEvent.objects.exists()
+
+
+def test_dish_save_price_change_writes_dish_then_one_audit_event(hq_manager, dishes):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from stores.models import Dish
+
+    dish = Dish.objects.get(pk=dishes[0].pk)
+    dish.price, dish.name_zh = Decimal("22.00"), "新拉面"
+
+    with CaptureQueriesContext(connection) as captured:
+        services.dish_save(actor=hq_manager, dish=dish, changed=["price", "name_zh"], ip="10.0.0.2")
+
+    writes = _writes(captured.captured_queries)
+    first_audit = writes.index("audit_auditchain")
+    assert set(writes[first_audit:]) <= {"audit_auditchain", "audit_auditevent"}
+    assert "stores_historical" in writes[:first_audit]
+    [event] = AuditEvent.objects.all()
+    assert (event.action, event.amount, event.ip) == ("dish.price_changed", Decimal("22.00"), "10.0.0.2")
+    assert event.data == {"dish": "NOODLE", "changed": ["name_zh", "price"],
+                          "old_price": "20.00", "new_price": "22.00"}
+    assert Dish.history.filter(id=dish.pk).latest().history_user == hq_manager
+
+
+def test_dish_save_without_changes_writes_no_event(hq_manager, dishes):
+    from stores.models import Dish
+
+    dish = Dish.objects.get(pk=dishes[0].pk)
+    services.dish_save(actor=hq_manager, dish=dish, changed=[])
+
+    assert not AuditEvent.objects.exists()
+    assert Dish.history.filter(id=dish.pk).count() == 1
+
+
+def test_option_group_save_lists_created_deleted_and_repriced_options(hq_manager, brand):
+    from stores.models import Option, OptionGroup
+    from tests.stores.factories import OptionFactory, OptionGroupFactory
+
+    group = OptionGroupFactory(brand=brand, code="size")
+    kept = OptionFactory(group=group, name_zh="中份", price_delta=Decimal("1.00"))
+    dropped = OptionFactory(group=group, name_zh="小份", price_delta=Decimal("0.00"))
+    edited = OptionGroup.objects.get(pk=group.pk)
+    edited.max_choices = 2
+
+    def save_children(saved):
+        Option.objects.filter(pk=dropped.pk).delete()
+        row = Option.objects.get(pk=kept.pk)
+        row.price_delta = Decimal("2.00")
+        row.save()
+        Option.objects.create(brand_id=saved.brand_id, group=saved, name_zh="大份", price_delta=Decimal("5.00"))
+
+    services.option_group_save(actor=hq_manager, group=edited, changed=["max_choices", "options"],
+                               save_children=save_children)
+
+    created = Option.objects.get(group=group, name_zh="大份")
+    [event] = AuditEvent.objects.all()
+    assert event.action == "option_group.updated"
+    assert event.data == {
+        "group": "size",
+        "changed": ["max_choices", "options"],
+        "options": {
+            "created": [{"option": created.pk, "name": "大份", "price_delta": "5.00"}],
+            "deleted": [{"option": dropped.pk, "name": "小份", "price_delta": "0.00"}],
+            "price_changed": [{"option": kept.pk, "name": "中份", "old": "1.00", "new": "2.00"}],
+        },
+    }
+    assert OptionGroup.objects.get(pk=group.pk).max_choices == 2
+
+
+def test_category_save_creates_and_updates_with_events(hq_manager, brand):
+    from stores.models import MenuCategory
+
+    category = MenuCategory(brand=brand, code="soups", name_zh="汤")
+    services.category_save(actor=hq_manager, category=category)
+    category.name_en = "Soups"
+    services.category_save(actor=hq_manager, category=category, changed=["name_en"])
+
+    assert list(AuditEvent.objects.order_by("seq").values_list("action", "data")) == [
+        ("category.created", {"category": "soups"}),
+        ("category.updated", {"category": "soups", "changed": ["name_en"]}),
+    ]
+    assert MenuCategory.objects.get(pk=category.pk).name_en == "Soups"
