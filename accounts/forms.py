@@ -3,11 +3,13 @@
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.helpers import ActionForm
+from django.contrib.auth.forms import AdminPasswordChangeForm as BaseAdminPasswordChangeForm
 from django.contrib.auth.forms import AdminUserCreationForm
 from django.contrib.auth.forms import UserChangeForm as BaseUserChangeForm
 from django.utils.translation import gettext_lazy as _
 
-from .models import User
+from . import services
+from .models import STAFF_ROLES, User
 from .validators import normalize_phone, validate_mainland_mobile
 
 
@@ -73,12 +75,40 @@ class StaffAuthenticationForm(AdminAuthenticationForm):
 
 
 class UserCreationForm(AdminUserCreationForm):
-    """Admin "add user": phone, name, role and (optionally) a password."""
+    """Admin "add user": phone, name, role and a password for staff, none for customers.
+
+    Only validates; the admin saves through ``services.staff_create`` or
+    ``services.customer_create``. ``is_staff`` is not a field: it follows from the role.
+    """
+
+    error_messages = {
+        **AdminUserCreationForm.error_messages,
+        "staff_password": _("Staff log in with a password: enable password-based authentication and set one."),
+        "customer_password": _(
+            "Customers log in with an SMS code: disable password-based authentication for a customer."
+        ),
+    }
 
     class Meta(AdminUserCreationForm.Meta):
         model = User
-        fields = ("phone", "name", "role", "is_staff")
+        fields = ("phone", "name", "role")
         field_classes = {"phone": PhoneField}
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        usable = cleaned.get("set_usable_password")
+        if role in STAFF_ROLES and not usable:
+            self.add_error(
+                "usable_password",
+                forms.ValidationError(self.error_messages["staff_password"], code="staff_password"),
+            )
+        elif role and role not in STAFF_ROLES and usable:
+            self.add_error(
+                "usable_password",
+                forms.ValidationError(self.error_messages["customer_password"], code="customer_password"),
+            )
+        return cleaned
 
 
 class UserChangeForm(BaseUserChangeForm):
@@ -86,6 +116,21 @@ class UserChangeForm(BaseUserChangeForm):
         model = User
         fields = "__all__"
         field_classes = {"phone": PhoneField}
+
+
+class AdminPasswordChangeForm(BaseAdminPasswordChangeForm):
+    """The admin's "change password" form, saving through ``services.user_set_password``.
+
+    ``actor`` and ``ip`` are bound per request (``UserAdmin.user_change_password``) so that
+    the change is audited with who made it.
+    """
+
+    actor: User | None = None
+    ip: str | None = None
+
+    def save(self, commit=True):
+        password = self.cleaned_data["password1"] if self.cleaned_data["set_usable_password"] else None
+        return services.user_set_password(user=self.user, actor=self.actor, password=password, ip=self.ip)
 
 
 class FreezeActionForm(ActionForm):

@@ -1,4 +1,4 @@
-"""Writes on accounts: SMS login codes, customer login, freezing, staff creation.
+"""Writes on accounts: SMS login codes, customer login, freezing, account creation and edits.
 
 Every function is keyword-only, returns what it changed and raises a ``DomainError``
 subclass with a translated message (400 bad input, 403 refused, 409 state, 429 limits).
@@ -22,9 +22,9 @@ from rest_framework.authtoken.models import Token
 from audit.services import audit_record
 from config.api import DomainError
 
-from .models import STAFF_ROLES, PhoneThrottle, SmsCode, SmsPurpose, User
+from .models import STAFF_ROLES, PhoneThrottle, Role, SmsCode, SmsPurpose, User
 from .tasks import sms_send_task
-from .validators import normalize_phone, validate_mainland_mobile
+from .validators import mask_phone, normalize_phone, validate_mainland_mobile
 
 CODE_LENGTH = 6
 _CODE_RE = re.compile(rf"^\d{{{CODE_LENGTH}}}$")
@@ -95,6 +95,11 @@ class InvalidPassword(DomainError):
 class PhoneTaken(DomainError):
     code = "phone_taken"
     status_code = 409
+
+
+class AccountChangeNotAllowed(DomainError):
+    code = "account_change_not_allowed"
+    status_code = 403
 
 
 # --- phone numbers and codes -------------------------------------------------------------
@@ -353,3 +358,151 @@ def staff_create(
     except IntegrityError as exc:
         raise PhoneTaken(_("An account with this phone number already exists.")) from exc
     return user
+
+
+def customer_create(*, phone: str, name: str = "", actor: User | None = None, ip: str | None = None) -> User:
+    """Create a customer account (no password: customers log in with an SMS code)."""
+    phone = phone_clean(phone)
+    name = (name or "").strip()
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(phone=phone, password=None, name=name, role=Role.CUSTOMER)
+            audit_record(action="account.customer_created", actor=actor, obj=user, ip=ip)
+    except IntegrityError as exc:
+        raise PhoneTaken(_("An account with this phone number already exists.")) from exc
+    return user
+
+
+# --- editing accounts --------------------------------------------------------------------
+
+#: What ``user_update`` may change. ``is_staff`` is not among them: it follows from the role.
+USER_UPDATE_FIELDS = frozenset({"phone", "name", "role", "is_active", "is_superuser", "groups", "user_permissions"})
+_SUPERUSER_ONLY_FIELDS = frozenset({"is_superuser", "groups", "user_permissions"})
+
+
+def staff_status_for(*, role: str, is_superuser: bool) -> bool:
+    """Whether an account may log in to the back office: staff roles and superusers only."""
+    return role in STAFF_ROLES or bool(is_superuser)
+
+
+def _clean_changes(*, actor: User | None, changes: dict) -> dict:
+    unknown = set(changes) - USER_UPDATE_FIELDS
+    if unknown:
+        raise ValueError(f"user_update cannot change: {', '.join(sorted(unknown))}")
+    if _SUPERUSER_ONLY_FIELDS & set(changes) and not (actor is not None and actor.is_superuser):
+        raise AccountChangeNotAllowed(_("Only a superuser may change superuser status, groups or permissions."))
+    cleaned = dict(changes)
+    if "phone" in cleaned:
+        cleaned["phone"] = phone_clean(cleaned["phone"])
+    if "name" in cleaned:
+        cleaned["name"] = (cleaned["name"] or "").strip()
+    if "role" in cleaned and cleaned["role"] not in Role.values:
+        raise InvalidRole(_("Choose a valid role."))
+    for flag in ("is_active", "is_superuser"):
+        if flag in cleaned:
+            cleaned[flag] = bool(cleaned[flag])
+    for relation in ("groups", "user_permissions"):
+        if relation in cleaned:
+            cleaned[relation] = list(cleaned[relation] or [])
+    return cleaned
+
+
+def _group_names(groups) -> list[str]:
+    return sorted(g.name for g in groups)
+
+
+def _permission_names(permissions) -> list[str]:
+    return sorted(f"{p.content_type.app_label}.{p.codename}" for p in permissions)
+
+
+def user_update(*, user: User, actor: User | None, changes: dict, ip: str | None = None) -> User:
+    """Apply an edit of an account (the admin's change form) and audit it.
+
+    ``changes`` maps field names of ``USER_UPDATE_FIELDS`` to their new values. ``is_staff``
+    is derived, never given: it is true exactly for staff roles and superusers, so the role
+    and the back-office login cannot disagree. Superuser status, groups and permissions
+    may be changed by a superuser only.
+
+    Audit events, written last: "account.role_changed" (old and new role) when the role
+    changed, "account.updated" (old and new value of each field) for the other changes.
+    Changing nothing writes nothing. The phone is recorded masked.
+    """
+    changes = _clean_changes(actor=actor, changes=changes)
+    try:
+        with transaction.atomic():
+            locked = User.objects.select_for_update().get(pk=user.pk)
+            old_role = locked.role
+            updated: dict[str, dict] = {}
+            fields: list[str] = []
+            for name in ("phone", "name", "role", "is_active", "is_superuser"):
+                if name in changes and getattr(locked, name) != changes[name]:
+                    old = getattr(locked, name)
+                    setattr(locked, name, changes[name])
+                    fields.append(name)
+                    if name == "phone":
+                        updated[name] = {"old": mask_phone(old), "new": mask_phone(changes[name])}
+                    elif name != "role":
+                        updated[name] = {"old": old, "new": changes[name]}
+            is_staff = staff_status_for(role=locked.role, is_superuser=locked.is_superuser)
+            if locked.is_staff != is_staff:
+                updated["is_staff"] = {"old": locked.is_staff, "new": is_staff}
+                locked.is_staff = is_staff
+                fields.append("is_staff")
+            if fields:
+                locked.save(update_fields=fields)
+            if "groups" in changes:
+                before = list(locked.groups.all())
+                if {g.pk for g in before} != {g.pk for g in changes["groups"]}:
+                    locked.groups.set(changes["groups"])
+                    updated["groups"] = {"old": _group_names(before), "new": _group_names(changes["groups"])}
+            if "user_permissions" in changes:
+                before = list(locked.user_permissions.select_related("content_type"))
+                if {p.pk for p in before} != {p.pk for p in changes["user_permissions"]}:
+                    locked.user_permissions.set(changes["user_permissions"])
+                    updated["user_permissions"] = {
+                        "old": _permission_names(before),
+                        "new": _permission_names(changes["user_permissions"]),
+                    }
+            # The audit events are the last writes of the transaction (audit_record).
+            if locked.role != old_role:
+                audit_record(
+                    action="account.role_changed",
+                    actor=actor,
+                    obj=locked,
+                    ip=ip,
+                    data={"old": old_role, "new": locked.role, "is_staff": locked.is_staff},
+                )
+                updated.pop("is_staff", None)  # told by the role event
+            if updated:
+                audit_record(action="account.updated", actor=actor, obj=locked, ip=ip, data={"changes": updated})
+    except IntegrityError as exc:
+        raise PhoneTaken(_("An account with this phone number already exists.")) from exc
+    for name in ("phone", "name", "role", "is_active", "is_superuser", "is_staff"):
+        setattr(user, name, getattr(locked, name))
+    return locked
+
+
+def user_set_password(*, user: User, actor: User | None, password: str | None, ip: str | None = None) -> User:
+    """Set an account's password (the admin's password form), or disable password login.
+
+    ``password=None`` disables password-based login. Audited as "account.password_set" or
+    "account.password_disabled"; the event never holds the password or its hash. ``user``
+    gets the new hash too, so that a caller changing its own password can keep its session
+    (``update_session_auth_hash``).
+    """
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if password is None:
+            locked.set_unusable_password()
+            action = "account.password_disabled"
+        else:
+            try:
+                validate_password(password, user=locked)
+            except ValidationError as exc:
+                raise InvalidPassword(" ".join(exc.messages)) from exc
+            locked.set_password(password)
+            action = "account.password_set"
+        locked.save(update_fields=["password"])
+        audit_record(action=action, actor=actor, obj=locked, ip=ip)
+    user.password = locked.password
+    return locked

@@ -1,6 +1,7 @@
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import SESSION_KEY
 from django.test import override_settings
 
@@ -148,34 +149,237 @@ def test_user_changelist_search_and_filters(admin_client, customer):
     assert list(response.context["cl"].result_list) == [customer]
 
 
-def test_admin_adds_a_staff_member_with_a_password(admin_client):
-    response = admin_client.post(
-        "/admin/accounts/user/add/",
-        {
-            "phone": "+86 136 0000 0009",
-            "name": "新店长",
-            "role": Role.STORE_MANAGER,
-            "is_staff": "on",
-            "usable_password": "true",
-            "password1": "Ste4k-and-Chips!",
-            "password2": "Ste4k-and-Chips!",
-        },
+STRONG = "Ste4k-and-Chips!"
+
+
+def add_user(client, **fields):
+    return client.post("/admin/accounts/user/add/", fields)
+
+
+def change_user(client, user, **fields):
+    """Post the change form with the user's current values, overridden by ``fields``."""
+    data = {"phone": user.phone, "name": user.name, "role": user.role}
+    data.update({flag: "on" for flag in ("is_active", "is_superuser") if getattr(user, flag)})
+    data.update(fields)
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(f"/admin/accounts/user/{user.pk}/change/", data)
+
+
+def test_admin_adds_a_staff_member_through_the_service(admin_client, superuser):
+    response = add_user(
+        admin_client,
+        phone="+86 136 0000 0009",
+        name="新店长",
+        role=Role.STORE_MANAGER,
+        usable_password="true",
+        password1=STRONG,
+        password2=STRONG,
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     user = User.objects.get(phone="13600000009")
     assert user.is_staff
     assert user.role == Role.STORE_MANAGER
-    assert user.check_password("Ste4k-and-Chips!")
+    assert user.has_usable_password()
+    assert user.check_password(STRONG)
+    event = AuditEvent.objects.get()
+    assert event.action == "account.staff_created"
+    assert event.actor_id == superuser.pk
+    assert event.object_id == str(user.pk)
+    assert event.data == {"role": "store_manager"}
+    assert response["Location"] == f"/admin/accounts/user/{user.pk}/change/"
+
+
+def test_is_staff_is_not_an_input_of_the_add_form(admin_client):
+    """A customer posted with is_staff=on still gets no back-office login."""
+    response = add_user(admin_client, phone="13600000009", role=Role.CUSTOMER, is_staff="on", usable_password="false")
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    user = User.objects.get(phone="13600000009")
+    assert not user.is_staff
+    assert not user.has_usable_password()
+    assert AuditEvent.objects.get().action == "account.customer_created"
+
+
+@pytest.mark.parametrize(
+    ("fields", "error_field"),
+    [
+        ({"phone": "12345", "role": Role.STORE_MANAGER}, "phone"),
+        ({"password1": "123", "password2": "123"}, "password2"),
+        ({"password1": "password", "password2": "password"}, "password2"),
+        ({"password2": "Other-Ste4k-and-Chips!"}, "password2"),
+        ({"usable_password": "false", "password1": "", "password2": ""}, "usable_password"),
+        ({"role": Role.CUSTOMER}, "usable_password"),  # customers get no password
+    ],
+)
+def test_admin_add_refuses_bad_input_and_writes_nothing(admin_client, fields, error_field):
+    data = {
+        "phone": "13600000009",
+        "name": "新店长",
+        "role": Role.STORE_MANAGER,
+        "usable_password": "true",
+        "password1": STRONG,
+        "password2": STRONG,
+    }
+    data.update(fields)
+    response = add_user(admin_client, **data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors[error_field]
+    assert User.objects.count() == 1  # the superuser
+    assert not AuditEvent.objects.exists()
 
 
 def test_admin_add_refuses_a_malformed_phone(admin_client):
-    response = admin_client.post(
-        "/admin/accounts/user/add/",
-        {"phone": "12345", "role": Role.CUSTOMER, "usable_password": "false"},
-    )
+    response = add_user(admin_client, phone="12345", role=Role.CUSTOMER, usable_password="false")
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["phone"]
     assert not User.objects.filter(phone="12345").exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_is_staff_is_read_only_on_the_change_page(admin_client, customer):
+    response = admin_client.get(f"/admin/accounts/user/{customer.pk}/change/")
+    assert response.status_code == 200
+    assert "is_staff" not in response.context["adminform"].form.fields
+    assert "is_staff" in response.context["adminform"].readonly_fields
+
+    response = change_user(admin_client, customer, is_staff="on")
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert not customer.is_staff
+    assert not AuditEvent.objects.exists()  # nothing changed, nothing audited
+
+
+def test_changing_the_role_to_customer_removes_the_back_office_login(admin_client, superuser):
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+
+    response = change_user(admin_client, staff, role=Role.CUSTOMER)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    staff.refresh_from_db()
+    assert staff.role == Role.CUSTOMER
+    assert not staff.is_staff
+    event = AuditEvent.objects.get()
+    assert event.action == "account.role_changed"
+    assert event.actor_id == superuser.pk
+    assert event.object_id == str(staff.pk)
+    assert event.data == {"old": "store_manager", "new": "customer", "is_staff": False}
+
+
+def test_changing_a_customer_to_staff_gives_the_login_and_warns_about_the_password(admin_client, customer):
+    customer.set_unusable_password()
+    customer.save()
+
+    response = change_user(admin_client, customer, role=Role.KITCHEN_STAFF, name="新厨师")
+
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.role == Role.KITCHEN_STAFF
+    assert customer.is_staff
+    assert customer.name == "新厨师"
+    events = {e.action: e.data for e in AuditEvent.objects.order_by("seq")}
+    assert events == {
+        "account.role_changed": {"old": "customer", "new": "kitchen_staff", "is_staff": True},
+        "account.updated": {"changes": {"name": {"old": "顾客", "new": "新厨师"}}},
+    }
+    page = admin_client.get(response["Location"])
+    assert any(m.level_tag == "warning" for m in page.context["messages"])
+
+
+def test_other_changes_are_audited_as_updated(admin_client, customer):
+    response = change_user(admin_client, customer, phone="138 0000 0009", is_active=None)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    customer.refresh_from_db()
+    assert customer.phone == "13800000009"
+    assert not customer.is_active
+    event = AuditEvent.objects.get()
+    assert event.action == "account.updated"
+    assert event.data == {
+        "changes": {
+            "phone": {"old": "138****0001", "new": "138****0009"},
+            "is_active": {"old": True, "new": False},
+        }
+    }
+
+
+def test_superuser_status_implies_the_back_office_login(admin_client, customer):
+    change_user(admin_client, customer, is_superuser="on")
+    customer.refresh_from_db()
+    assert customer.is_superuser
+    assert customer.is_staff
+    assert AuditEvent.objects.get().data == {
+        "changes": {"is_superuser": {"old": False, "new": True}, "is_staff": {"old": False, "new": True}}
+    }
+
+
+def test_admin_history_entry_is_written_after_the_audited_transaction(
+    admin_client, superuser, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = add_user(admin_client, phone="13600000009", role=Role.CUSTOMER, usable_password="false")
+        assert not LogEntry.objects.exists()  # not inside the transaction that ends with the audit event
+    assert response.status_code == 302
+    assert len(callbacks) == 1
+    entry = LogEntry.objects.get()
+    assert entry.user_id == superuser.pk
+    assert entry.object_id == str(User.objects.get(phone="13600000009").pk)
+    assert entry.is_addition()
+
+
+def test_admin_password_change_is_audited_without_the_password(admin_client, superuser, client):
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+    new = "An0ther-Ste4k-and-Chips!"
+
+    response = admin_client.post(
+        f"/admin/accounts/user/{staff.pk}/password/",
+        {"usable_password": "true", "password1": new, "password2": new},
+    )
+
+    assert response.status_code == 302
+    staff.refresh_from_db()
+    assert staff.check_password(new)
+    event = AuditEvent.objects.get()
+    assert event.action == "account.password_set"
+    assert event.actor_id == superuser.pk
+    assert event.object_id == str(staff.pk)
+    stored = str(AuditEvent.objects.filter(pk=event.pk).values().get())
+    assert new not in stored
+    assert staff.password not in stored
+    assert admin_login(client, staff.phone, new).status_code == 302
+
+
+def test_admin_password_change_refuses_a_weak_password(admin_client):
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+    response = admin_client.post(
+        f"/admin/accounts/user/{staff.pk}/password/",
+        {"usable_password": "true", "password1": "123", "password2": "123"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["password2"]
+    staff.refresh_from_db()
+    assert staff.check_password(PASSWORD)
+    assert not AuditEvent.objects.exists()
+
+
+def test_admin_changing_its_own_password_stays_logged_in(admin_client, superuser):
+    new = "An0ther-Ste4k-and-Chips!"
+    response = admin_client.post(
+        f"/admin/accounts/user/{superuser.pk}/password/",
+        {"usable_password": "true", "password1": new, "password2": new},
+    )
+    assert response.status_code == 302
+    assert AuditEvent.objects.get().action == "account.password_set"
+    assert admin_client.get("/admin/accounts/user/").status_code == 200
+
+
+def test_admin_can_disable_password_login(admin_client):
+    staff = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+    response = admin_client.post(
+        f"/admin/accounts/user/{staff.pk}/password/", {"usable_password": "false", "unset-password": "1"}
+    )
+    assert response.status_code == 302
+    staff.refresh_from_db()
+    assert not staff.has_usable_password()
+    assert AuditEvent.objects.get().action == "account.password_disabled"
 
 
 def test_change_page_shows_frozen_fields_read_only(admin_client, customer):
@@ -237,6 +441,14 @@ def test_sms_code_admin_is_read_only_and_hides_the_hash(admin_client, send_code)
     assert len(sms.outbox) == 1
 
 
-def test_hq_manager_cannot_manage_users(client, hq_manager):
+def test_hq_manager_cannot_manage_users(client, hq_manager, customer):
     client.force_login(hq_manager)
     assert client.get("/admin/accounts/user/").status_code == 403
+    assert client.post("/admin/accounts/user/add/", {"phone": "13600000009"}).status_code == 403
+    response = client.post(
+        f"/admin/accounts/user/{customer.pk}/change/", {"phone": customer.phone, "role": "hq_manager"}
+    )
+    assert response.status_code == 403
+    assert client.get(f"/admin/accounts/user/{customer.pk}/password/").status_code == 403
+    customer.refresh_from_db()
+    assert customer.role == Role.CUSTOMER

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.conf import settings
+from django.contrib.auth.models import Group, Permission
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -524,6 +525,116 @@ def test_staff_create_refuses_a_taken_phone(customer):
     assert excinfo.value.status_code == 409
     customer.refresh_from_db()
     assert not customer.is_staff
+    assert not AuditEvent.objects.exists()
+
+
+def test_customer_create_has_no_password_and_is_audited(hq_manager):
+    user = services.customer_create(phone="+86 136 0000 0001", name=" 顾客 ", actor=hq_manager)
+    assert (user.phone, user.name, user.role, user.is_staff) == ("13600000001", "顾客", Role.CUSTOMER, False)
+    assert not user.has_usable_password()
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor_id, event.object_id) == ("account.customer_created", hq_manager.pk, str(user.pk))
+
+
+def test_customer_create_refuses_a_taken_phone(customer):
+    with pytest.raises(services.PhoneTaken):
+        services.customer_create(phone=customer.phone)
+    assert not AuditEvent.objects.exists()
+
+
+# --- editing accounts ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    return User.objects.create_superuser(phone="13600000000", password="correct horse battery staple")
+
+
+@pytest.mark.parametrize(
+    ("role", "is_superuser", "is_staff"),
+    [
+        (Role.CUSTOMER, False, False),
+        (Role.CUSTOMER, True, True),
+        (Role.CANTEEN_STAFF, False, True),
+        (Role.HQ_MANAGER, False, True),
+    ],
+)
+def test_user_update_derives_is_staff_from_role_and_superuser(superuser, role, is_superuser, is_staff):
+    user = StaffFactory(phone="13700000009", role=Role.STORE_MANAGER)
+    services.user_update(user=user, actor=superuser, changes={"role": role, "is_superuser": is_superuser})
+    assert user.is_staff is is_staff  # the caller's instance is refreshed
+    user.refresh_from_db()
+    assert (user.role, user.is_superuser, user.is_staff) == (role, is_superuser, is_staff)
+
+
+def test_user_update_without_a_change_writes_nothing(superuser, customer):
+    services.user_update(user=customer, actor=superuser, changes={"name": customer.name, "role": Role.CUSTOMER})
+    assert not AuditEvent.objects.exists()
+
+
+def test_user_update_audits_group_and_permission_changes(superuser, customer):
+    group = Group.objects.create(name="support")
+    perm = Permission.objects.get(codename="view_auditevent")
+    services.user_update(user=customer, actor=superuser, changes={"groups": [group], "user_permissions": [perm]})
+    assert list(customer.groups.all()) == [group]
+    assert list(customer.user_permissions.all()) == [perm]
+    assert AuditEvent.objects.get().data == {
+        "changes": {
+            "groups": {"old": [], "new": ["support"]},
+            "user_permissions": {"old": [], "new": ["audit.view_auditevent"]},
+        }
+    }
+
+
+@pytest.mark.parametrize("changes", [{"is_superuser": True}, {"groups": []}, {"user_permissions": []}])
+def test_only_a_superuser_changes_superuser_status_and_permissions(hq_manager, customer, changes):
+    with pytest.raises(services.AccountChangeNotAllowed) as excinfo:
+        services.user_update(user=customer, actor=hq_manager, changes=changes)
+    assert excinfo.value.status_code == 403
+    customer.refresh_from_db()
+    assert not customer.is_superuser
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"role": "owner"}, services.InvalidRole),
+        ({"phone": "12345"}, services.InvalidPhone),
+        ({"phone": "13700000001"}, services.PhoneTaken),  # the HQ manager's
+    ],
+)
+def test_user_update_refuses_bad_input(superuser, hq_manager, customer, changes, error):
+    with pytest.raises(error):
+        services.user_update(user=customer, actor=superuser, changes=changes)
+    customer.refresh_from_db()
+    assert (customer.phone, customer.role) == ("13800000001", Role.CUSTOMER)
+    assert not AuditEvent.objects.exists()
+
+
+def test_user_update_refuses_unknown_fields(superuser, customer):
+    with pytest.raises(ValueError, match="is_staff"):
+        services.user_update(user=customer, actor=superuser, changes={"is_staff": True})
+
+
+def test_user_set_password_is_audited_without_the_password(superuser, hq_manager):
+    services.user_set_password(user=hq_manager, actor=superuser, password="An0ther-Ste4k-and-Chips!", ip="10.0.0.1")
+    hq_manager.refresh_from_db()
+    assert hq_manager.check_password("An0ther-Ste4k-and-Chips!")
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor_id, event.ip, event.data) == (
+        "account.password_set",
+        superuser.pk,
+        "10.0.0.1",
+        {},
+    )
+
+
+def test_user_set_password_refuses_a_weak_password(superuser, hq_manager):
+    with pytest.raises(services.InvalidPassword):
+        services.user_set_password(user=hq_manager, actor=superuser, password="12345678")
+    hq_manager.refresh_from_db()
+    assert hq_manager.check_password("correct horse battery staple")
     assert not AuditEvent.objects.exists()
 
 
