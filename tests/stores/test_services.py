@@ -141,6 +141,7 @@ def test_set_stock_and_reset(hq_manager, stores, dishes):
     [event] = events("override.stock_reset")
     assert event.data["updated"] == 3
     assert event.actor_id == hq_manager.pk
+    assert event.data == {"updated": 3, "unchanged": 0, "stores": ["BJ001", "SH001", "SH002"], "dishes": ["NOODLE"]}
 
 
 def test_negative_stock_refused(hq_manager, stores, dishes):
@@ -190,6 +191,14 @@ def test_overrides_apply_only_selected_rows(hq_manager, stores, dishes):
     other.refresh_from_db()
     assert (chosen.stock, other.stock) == (20, 0)
     assert len(events("override.stock_reset")) == 1
+    [event] = events("override.stock_reset")
+    assert event.data == {"updated": 1, "unchanged": 0, "stores": ["SH001"], "dishes": ["NOODLE"]}
+
+    services.overrides_apply(actor=hq_manager, overrides=[chosen, other], action="sold_out")
+    [event] = events("override.availability_set")
+    assert event.data == {
+        "is_available": False, "updated": 2, "unchanged": 0, "stores": ["SH001", "SH002"], "dishes": ["NOODLE"],
+    }
 
 
 def test_store_set_open_writes_event(store_manager, store):
