@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from config.admin_mixins import ReadOnlyAdminMixin
 from config.api import DomainError
 from config.net import client_ip
 
@@ -167,7 +168,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(SmsCode)
-class SmsCodeAdmin(admin.ModelAdmin):
+class SmsCodeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only, for support ("I never got a code"). The code hash is never shown."""
 
     list_display = ["masked_phone", "purpose", "created_at", "expires_at", "attempts", "used_at", "ip"]
@@ -181,12 +182,3 @@ class SmsCodeAdmin(admin.ModelAdmin):
     @admin.display(description=_("mobile phone"), ordering="phone")
     def masked_phone(self, obj: SmsCode) -> str:
         return mask_phone(obj.phone)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -10,6 +10,8 @@ from django.contrib import admin
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from config.admin_mixins import ReadOnlyAdminMixin
+
 from .models import AuditEvent
 
 
@@ -21,7 +23,7 @@ def brand_ids_visible_to(user) -> set[int] | None:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "action", "actor_repr", "object_repr", "amount", "brand_id", "chain_position"]
     list_filter = ["action", "actor_type", "created_at"]
     search_fields = ["action", "object_repr", "actor_repr", "object_id"]
@@ -55,16 +57,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         brand_ids = brand_ids_visible_to(request.user)
         return brand_ids is None or obj.brand_id in brand_ids
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions

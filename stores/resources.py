@@ -163,6 +163,20 @@ class ScopedImportMixin:
     def check_row(self, row):
         """Row-level checks before any field is read (scope, duplicates)."""
 
+    def import_instance(self, instance, row, **kwargs):
+        """Read the fields, then the resource's own checks; every problem is one row error."""
+        errors = {}
+        try:
+            super().import_instance(instance, row, **kwargs)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        self.check_instance(instance, row, errors, **kwargs)
+        if errors:
+            raise ValidationError(errors)
+
+    def check_instance(self, instance, row, errors: dict, **kwargs) -> None:
+        """Checks once the fields are read; add to ``errors`` (field name -> ValidationError)."""
+
     def before_save_instance(self, instance, row, **kwargs):
         super().before_save_instance(instance, row, **kwargs)
         instance._history_user = self.user
@@ -236,12 +250,7 @@ class DishResource(ScopedImportMixin, resources.ModelResource):
             raise ValidationError({"code": _("Dish “%(code)s” appears more than once in the file.") % {"code": code}})
         self._seen_keys.add(code)
 
-    def import_instance(self, instance, row, **kwargs):
-        errors = {}
-        try:
-            super().import_instance(instance, row, **kwargs)
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
+    def check_instance(self, instance, row, errors: dict, **kwargs) -> None:
         # Many-to-many values are only written after save: check them now so a bad code
         # is a row error like any other.
         for field in self.get_import_fields():
@@ -250,8 +259,6 @@ class DishResource(ScopedImportMixin, resources.ModelResource):
                     field.clean(row, **kwargs)
                 except ValueError as error:
                     errors[field.attribute] = ValidationError(str(error), code="invalid")
-        if errors:
-            raise ValidationError(errors)
 
     def audit_brand_ids(self, result):
         return {self.brand_id}
@@ -332,17 +339,10 @@ class StorePriceResource(ScopedImportMixin, resources.ModelResource):
             instance._price_before_import = instance.price
         return instance
 
-    def import_instance(self, instance, row, **kwargs):
-        errors = {}
-        try:
-            super().import_instance(instance, row, **kwargs)
-        except ValidationError as error:
-            errors = error.update_error_dict(errors)
+    def check_instance(self, instance, row, errors: dict, **kwargs) -> None:
         before = getattr(instance, "_price_before_import", None)
         if "price" not in errors and instance.price != before and not self._may_set_price:
             errors["price"] = ValidationError(_("You may not change store prices."), code="not_allowed")
-        if errors:
-            raise ValidationError(errors)
 
     def init_instance(self, row=None):
         store, dish = self._resolve(row)

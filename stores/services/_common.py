@@ -74,8 +74,42 @@ def _locked_override(pk: int) -> StoreDishOverride:
     return StoreDishOverride.objects.select_for_update(of=("self",)).select_related("store", "dish").get(pk=pk)
 
 
-def _new_entry() -> dict:
-    return {"updated": 0, "unchanged": 0, "stores": set(), "dishes": set()}
+class _PerBrandTally:
+    """What a bulk change did per brand, written as one audit event per brand."""
+
+    def __init__(self):
+        self._entries: dict[int, dict] = {}
+
+    def _entry(self, brand_id: int) -> dict:
+        return self._entries.setdefault(brand_id, {"updated": 0, "unchanged": 0, "stores": set(), "dishes": set()})
+
+    def unchanged(self, brand_id: int) -> None:
+        self._entry(brand_id)["unchanged"] += 1
+
+    def updated(self, brand_id: int, *, store_code: str, dish_code: str) -> None:
+        entry = self._entry(brand_id)
+        entry["updated"] += 1
+        entry["stores"].add(store_code)
+        entry["dishes"].add(dish_code)
+
+    def events(
+        self, *, action: str, actor, ip, extra: dict | None = None, brand_ids=None, actor_type=None
+    ) -> list[dict]:
+        """One event per brand tallied (or per brand of ``brand_ids``, tallied or not)."""
+        events = []
+        for brand_id in sorted(self._entries if brand_ids is None else brand_ids):
+            entry = self._entries.get(brand_id) or {"updated": 0, "unchanged": 0, "stores": (), "dishes": ()}
+            events.append({
+                "action": action, "actor": actor, "actor_type": actor_type, "brand_id": brand_id, "ip": ip,
+                "data": {
+                    **(extra or {}),
+                    "updated": entry["updated"],
+                    "unchanged": entry["unchanged"],
+                    "stores": sorted(entry["stores"]),
+                    "dishes": sorted(entry["dishes"]),
+                },
+            })
+        return events
 
 
 def _audit_values(values: dict) -> dict:

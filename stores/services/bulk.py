@@ -14,7 +14,15 @@ from audit.models import ActorType
 from audit.services import audit_record
 
 from ..models import Dish, Store, StoreDishOverride
-from ._common import BATCH_SIZE, CHANGE_OVERRIDE, OverrideChange, _audit_values, _grouped_overrides, _new_entry
+from ._common import (
+    BATCH_SIZE,
+    CHANGE_OVERRIDE,
+    OverrideChange,
+    _audit_values,
+    _grouped_overrides,
+    _PerBrandTally,
+    _record,
+)
 from .checks import (
     _as_list,
     _clean_available,
@@ -140,40 +148,27 @@ def _reset_stock(*, actor, store_list: list[Store], dish_ids: list[int] | None, 
         )
         if dish_ids is not None:
             qs = qs.filter(dish_id__in=dish_ids)
-        per_brand: dict[int, dict] = {}
+        tally = _PerBrandTally()
         for override in qs.select_related("dish").order_by("pk"):
-            entry = per_brand.setdefault(override.brand_id, _new_entry())
             if override.stock == override.daily_stock:
-                entry["unchanged"] += 1
+                tally.unchanged(override.brand_id)
                 result.unchanged += 1
                 continue
             override.stock = override.daily_stock
             override.updated_at = now
             result.updated.append(override)
-            entry["updated"] += 1
-            entry["stores"].add(codes[override.store_id])
-            entry["dishes"].add(override.dish.code)
+            tally.updated(override.brand_id, store_code=codes[override.store_id], dish_code=override.dish.code)
         if result.updated:
             bulk_update_with_history(
                 result.updated, StoreDishOverride, fields=["stock", "updated_at"],
                 batch_size=BATCH_SIZE, default_user=actor, default_date=now, manager=_grouped_overrides,
             )
-        brands = {s.brand_id for s in store_list} if actor is not None else set(per_brand)
-        for brand_id in sorted(brands):
-            entry = per_brand.get(brand_id, _new_entry())
-            audit_record(
-                action=action,
-                actor=actor,
-                actor_type=None if actor is not None else ActorType.TASK,
-                brand_id=brand_id,
-                ip=ip,
-                data={
-                    "updated": entry["updated"],
-                    "unchanged": entry["unchanged"],
-                    "stores": sorted(entry["stores"]),
-                    "dishes": sorted(entry["dishes"]),
-                },
-            )
+        # An actor hears about every brand they asked for; the nightly task only about changes.
+        _record(tally.events(
+            action=action, actor=actor, ip=ip,
+            brand_ids={s.brand_id for s in store_list} if actor is not None else None,
+            actor_type=None if actor is not None else ActorType.TASK,
+        ))
     return result
 
 
@@ -214,27 +209,24 @@ def overrides_apply(*, actor, overrides, action: str, ip: str | None = None) -> 
         if not rows or len(rows) != len(pks):
             raise NothingSelected(_("Pick at least one override."))
         check_stores_allowed(actor, [r.store for r in rows])
-        per_brand: dict[int, dict] = {}
+        tally = _PerBrandTally()
         for row in rows:
-            entry = per_brand.setdefault(row.brand_id, _new_entry())
             if action == "reset_stock":
                 if row.daily_stock is None or row.stock == row.daily_stock:
-                    entry["unchanged"] += 1
+                    tally.unchanged(row.brand_id)
                     result.unchanged += 1
                     continue
                 row.stock = row.daily_stock
             else:
                 value = action == "available"
                 if row.is_available == value:
-                    entry["unchanged"] += 1
+                    tally.unchanged(row.brand_id)
                     result.unchanged += 1
                     continue
                 row.is_available = value
             row.updated_at = now
             result.updated.append(row)
-            entry["updated"] += 1
-            entry["stores"].add(row.store.code)
-            entry["dishes"].add(row.dish.code)
+            tally.updated(row.brand_id, store_code=row.store.code, dish_code=row.dish.code)
         if result.updated:
             fields = ["stock"] if action == "reset_stock" else ["is_available"]
             bulk_update_with_history(
@@ -243,17 +235,7 @@ def overrides_apply(*, actor, overrides, action: str, ip: str | None = None) -> 
             )
         audit_action = "override.stock_reset" if action == "reset_stock" else "override.availability_set"
         extra = {} if action == "reset_stock" else {"is_available": action == "available"}
-        for brand_id, entry in sorted(per_brand.items()):
-            audit_record(
-                action=audit_action, actor=actor, brand_id=brand_id, ip=ip,
-                data={
-                    **extra,
-                    "updated": entry["updated"],
-                    "unchanged": entry["unchanged"],
-                    "stores": sorted(entry["stores"]),
-                    "dishes": sorted(entry["dishes"]),
-                },
-            )
+        _record(tally.events(action=audit_action, actor=actor, ip=ip, extra=extra))
     return result
 
 
