@@ -2,7 +2,18 @@ from decimal import Decimal
 
 import factory
 
-from stores.models import Brand, Dish, MenuCategory, Option, OptionGroup, StaffAssignment, Store, StoreDishOverride
+from stores.models import (
+    Allergen,
+    Brand,
+    Dish,
+    MenuCategory,
+    Option,
+    OptionGroup,
+    StaffAssignment,
+    Store,
+    StoreDishOverride,
+    Tag,
+)
 
 
 class BrandFactory(factory.django.DjangoModelFactory):
@@ -109,3 +120,30 @@ def make_staff(*, role, brand, stores=None, phone=None, **extra):
     user = StaffFactory(**kwargs)
     StaffAssignmentFactory(user=user, brand=brand, stores=list(stores or []))
     return user
+
+
+def build_menu(store, dishes: int, *, first_code: int = 0):
+    """``dishes`` active dishes in 3 categories, each with 2 tags, 2 allergens, 2 option groups
+    of 3 options and a store override; plus one inactive dish. Returns the dishes."""
+    brand = store.brand
+    spicy, _ = Tag.objects.update_or_create(code="spicy", defaults={"name_zh": "辣", "name_en": "Spicy"})
+    light, _ = Tag.objects.update_or_create(code="light", defaults={"name_zh": "轻食", "name_en": "Light meal"})
+    peanut, _ = Allergen.objects.update_or_create(code="peanut", defaults={"name_zh": "花生", "name_en": "Peanut"})
+    gluten, _ = Allergen.objects.update_or_create(code="gluten", defaults={"name_zh": "麸质", "name_en": "Gluten"})
+    categories = [MenuCategoryFactory(brand=brand, sort_order=i) for i in range(3)]
+    groups = []
+    for g in range(2):
+        group = OptionGroupFactory(brand=brand, sort_order=g)
+        for o in range(3):
+            OptionFactory(group=group, sort_order=o, price_delta=Decimal(o), is_default=o == 0)
+        groups.append(group)
+    made = []
+    for i in range(dishes):
+        dish = DishFactory(brand=brand, category=categories[i % 3], code=f"M{first_code + i:04d}", sort_order=i)
+        dish.tags.set([spicy, light])
+        dish.allergens.set([peanut, gluten])
+        dish.option_groups.set(groups)
+        StoreDishOverrideFactory(store=store, dish=dish, stock=i % 7)
+        made.append(dish)
+    DishFactory(brand=brand, category=categories[0], code=f"OFF{first_code}", is_active=False)
+    return made

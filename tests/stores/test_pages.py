@@ -17,8 +17,8 @@ from tests.stores.factories import (
     OptionGroupFactory,
     StoreDishOverrideFactory,
     StoreFactory,
+    build_menu,
 )
-from tests.stores.test_selectors import build_menu
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LIST_URL = "/stores/"

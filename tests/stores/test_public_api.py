@@ -13,8 +13,8 @@ from tests.stores.factories import (
     OptionGroupFactory,
     StoreDishOverrideFactory,
     StoreFactory,
+    build_menu,
 )
-from tests.stores.test_selectors import build_menu
 
 LIST_URL = "/api/v1/stores/"
 
