@@ -38,6 +38,15 @@ class Brand(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=BrandKind.choices, default=BrandKind.CHAIN)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # Ordering settings of the brand (issue 3); refunds and canteen add theirs beside them.
+    order_expiry_minutes = models.PositiveSmallIntegerField(
+        _("unpaid orders expire after (minutes)"), default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+    )
+    kitchen_alert_minutes = models.PositiveSmallIntegerField(
+        _("alert when a paid order waits unstarted (minutes)"), default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+    )
 
     history = HistoricalRecords()
 
@@ -82,6 +91,9 @@ class Store(models.Model):
         _("delivery radius (km)"), max_digits=5, decimal_places=2, default=Decimal("3.00"),
         validators=[MinValueValidator(Decimal("0"))],
     )
+    delivery_fee = models.DecimalField(
+        _("delivery fee"), **MONEY, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
+    )
     is_open = models.BooleanField(
         _("open"), default=True, help_text=_("Switch off to stop taking orders at once.")
     )
@@ -96,6 +108,7 @@ class Store(models.Model):
         indexes = [models.Index(fields=["brand", "city"])]
         constraints = [
             models.CheckConstraint(condition=Q(delivery_radius_km__gte=0), name="stores_store_radius_nonneg"),
+            models.CheckConstraint(condition=Q(delivery_fee__gte=0), name="stores_store_delivery_fee_nonneg"),
         ]
 
     def __str__(self) -> str:
@@ -109,6 +122,25 @@ class Store(models.Model):
             FulfilmentMode.DINE_IN: self.offers_dine_in,
         }
         return [mode.value for mode, offered in flags.items() if offered]
+
+
+class DiningTable(models.Model):
+    """A table of a store, for dine-in orders by QR code (``/t/<store>/<table>/``)."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+", verbose_name=_("brand"))
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="tables", verbose_name=_("store"))
+    code = models.CharField(_("table"), max_length=16, validators=[code_validator])
+    seats = models.PositiveSmallIntegerField(_("seats"), default=4)
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("table")
+        verbose_name_plural = _("tables")
+        ordering = ["store", "code"]
+        constraints = [models.UniqueConstraint(fields=["store", "code"], name="stores_table_unique_store_code")]
+
+    def __str__(self) -> str:
+        return f"{self.store.code} / {self.code}"
 
 
 class Weekday(models.IntegerChoices):

@@ -461,3 +461,12 @@ def store_menu(*, store: Store) -> StoreMenu:
             )
         categories.append(MenuCategoryGroup(category_code, category_name, dishes))
     return StoreMenu(store=store, categories=categories, option_groups=shared.option_groups)
+
+
+def distance_km(lat1, lng1, lat2, lng2) -> Decimal:
+    """Great-circle distance in km between two points (degrees), to the metre."""
+    p1, p2 = math.radians(float(lat1)), math.radians(float(lat2))
+    dlat, dlng = p2 - p1, math.radians(float(lng2) - float(lng1))
+    a = math.sin(dlat / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlng / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+    return Decimal(str(round(km, 3)))

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "stores",
+    "ordering",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -201,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
     "stores-restore-daily-stock": {
         "task": "stores.tasks.stock_restore_daily_task",
         "schedule": crontab(minute=0, hour=4),  # 04:00 store local time, before opening
+    },
+    "ordering-expire-unpaid": {
+        "task": "ordering.tasks.orders_expire_due_task",
+        "schedule": 30.0,  # seconds: an unpaid order is released at most 30 s after its time
     },
 }
 

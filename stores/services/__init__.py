@@ -34,10 +34,18 @@ from .bulk import (
     stock_restore_daily,
 )
 from .checks import check_dishes_allowed, check_stores_allowed, clean_price, clean_stock, may_set_price
-from .errors import BrandImmutable, InvalidOverrideValue, MixedBrands, NothingSelected, StoreAccessDenied
+from .errors import (
+    BrandImmutable,
+    InvalidOverrideValue,
+    MixedBrands,
+    NothingSelected,
+    SoldOut,
+    StoreAccessDenied,
+)
 from .imports import brand_for_import, import_record
 from .menu import category_save, dish_save, option_group_save
 from .overrides import OverrideEdit, override_delete, override_set, override_update
+from .stock import stock_release, stock_reserve
 from .stores import store_save, store_set_open
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "NothingSelected",
     "OverrideChange",
     "OverrideEdit",
+    "SoldOut",
     "StoreAccessDenied",
     "brand_for_import",
     "category_save",
@@ -70,6 +79,8 @@ __all__ = [
     "override_set_availability",
     "override_set_price",
     "override_set_stock",
+    "stock_release",
+    "stock_reserve",
     "override_update",
     "overrides_apply",
     "stock_restore_daily",

@@ -42,3 +42,14 @@ class BrandImmutable(DomainError):
 
     def __init__(self, message=None, **kwargs):
         super().__init__(message or _("The brand cannot be changed once the row exists."), **kwargs)
+
+
+class SoldOut(DomainError):
+    """Not enough portions left of one or more dishes; ``dish_ids`` names them."""
+
+    code = "sold_out"
+    status_code = 409
+
+    def __init__(self, message=None, *, dish_ids=(), **kwargs):
+        self.dish_ids = tuple(dish_ids)
+        super().__init__(message or _("Sorry, a dish in your order has just sold out."), **kwargs)

@@ -1,0 +1,67 @@
+"""The channels payments owns: gift cards (a wallet) and payment taken at the store counter."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ..errors import GiftCardInvalid
+from ..ledger import gift_card_append, gift_card_lock
+from ..models import GiftCard, GiftCardEntryKind
+from . import Gateway, registry
+
+
+class GiftCardGateway(Gateway):
+    """Pay from a gift card bound to the account (``gift_card``: its id) or by its number
+    (``gift_card_code``). A card bound to somebody else answers like a wrong number."""
+
+    channel = "gift_card"
+    label = gettext_lazy("Gift card")
+    wallet = True
+
+    def _card_id(self, *, payment, params: dict, actor) -> int:
+        card_id, code = params.get("gift_card"), (params.get("gift_card_code") or "").replace(" ", "")
+        query = GiftCard.objects.filter(brand_id=payment.brand_id, is_active=True)
+        if card_id:
+            query = query.filter(pk=card_id, owner=actor) if actor is not None else query.none()
+        elif code:
+            query = query.filter(code=code)
+            if actor is not None:
+                query = query.filter(Q(owner__isnull=True) | Q(owner=actor))
+            else:
+                query = query.filter(owner__isnull=True)
+        else:
+            raise GiftCardInvalid(_("Choose a gift card or enter its number."))
+        found = query.values_list("pk", flat=True).first()
+        if found is None:
+            raise GiftCardInvalid()
+        return found
+
+    def settle(self, *, payment, params: dict, actor) -> None:
+        card = gift_card_lock(card_id=self._card_id(payment=payment, params=params, actor=actor))
+        if not card.is_active:
+            raise GiftCardInvalid()
+        payment.gift_card = card
+        gift_card_append(
+            card=card, kind=GiftCardEntryKind.PAYMENT, amount=-payment.amount, actor=actor, payment=payment,
+            note=f"order {payment.order.store.code}#{payment.order.display_number}",
+        )
+        payment.succeed(payer_account=card.code[-4:])
+
+
+class CounterGateway(Gateway):
+    """Money taken at the counter (cash or the store's card terminal), recorded by store staff.
+    Kiosk orders are paid this way."""
+
+    channel = "counter"
+    label = gettext_lazy("Paid at the counter")
+    wallet = True
+    staff_only = True
+
+    def settle(self, *, payment, params: dict, actor) -> None:
+        payment.succeed(provider_trade_no=str(params.get("reference", ""))[:64])
+
+
+registry.register(GiftCardGateway())
+registry.register(CounterGateway())
