@@ -11,6 +11,8 @@ from . import views
 api_v1 = [
     path("auth/", include("accounts.api.urls")),
     path("", include("stores.api.urls")),
+    path("", include("ordering.api.urls")),
+    path("", include("payments.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("stores/", include("stores.urls")),
+    path("", include("ordering.urls")),
+    path("", include("payments.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
