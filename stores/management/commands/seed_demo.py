@@ -29,10 +29,12 @@ from audit.services import audit_record
 from config.money import money
 from stores import demo_data
 from stores.cache import menu_changed
+from stores.demo import demo_seeded
 from stores.demo_data import CANTEEN, CHAIN, CITIES, DEFAULT_STORES, DEMO_PASSWORD, DEMO_USERS, BrandDef
 from stores.models import (
     Allergen,
     Brand,
+    DiningTable,
     Dish,
     MenuCategory,
     OpeningHours,
@@ -45,6 +47,8 @@ from stores.models import (
 )
 
 MICRO = Decimal("0.000001")
+DELIVERY_FEE = Decimal("6.00")
+TABLES_PER_STORE = 8
 ORDINALS = ("", "二", "三", "四", "五", "六")
 
 WEEKDAYS = range(0, 5)
@@ -193,6 +197,8 @@ class Seeder:
         chain_stores = self._stores(chain, chain_store_plans(self.store_count), chain_dishes)
         canteen_stores = self._stores(canteen, canteen_store_plans(), {})
         self._users({chain.code: (chain, chain_stores), canteen.code: (canteen, canteen_stores)})
+        self._tables([*chain_stores.values(), *canteen_stores.values()])
+        demo_seeded.send(sender=Seeder, count=self._count)
         for brand_id in sorted(self.menu_brand_ids):
             # bulk_create sends no signals: drop the brand's cached menu ourselves (on commit).
             menu_changed(brand_id)
@@ -328,7 +334,7 @@ class Seeder:
                 phone=p.phone, latitude=p.latitude, longitude=p.longitude, offers_pickup=p.offers_pickup,
                 offers_delivery=p.offers_delivery, offers_dine_in=p.offers_dine_in,
                 prep_time_minutes=p.prep_time_minutes, delivery_radius_km=p.delivery_radius_km,
-                is_open=p.is_open,
+                delivery_fee=DELIVERY_FEE if p.offers_delivery else Decimal("0.00"), is_open=p.is_open,
             )
             for p in new_plans
         ]
@@ -361,6 +367,19 @@ class Seeder:
         self._count("store dish overrides", len(overrides))
         existing.update({s.code: s for s in new})
         return existing
+
+    def _tables(self, stores: list[Store]) -> None:
+        """Tables T01..T08 for every dine-in store that has none yet (their QR codes print from the admin)."""
+        dine_in = [s for s in stores if s.offers_dine_in]
+        with_tables = set(DiningTable.objects.filter(store__in=dine_in).values_list("store_id", flat=True))
+        tables = [
+            DiningTable(brand_id=store.brand_id, store=store, code=f"T{n:02d}", seats=2 if n <= 2 else 4)
+            for store in dine_in
+            if store.pk not in with_tables
+            for n in range(1, TABLES_PER_STORE + 1)
+        ]
+        DiningTable.objects.bulk_create(tables)
+        self._count("tables", len(tables))
 
     # --- users -----------------------------------------------------------------------
 
