@@ -18,7 +18,7 @@ from stores.models import Brand, Store
 from stores.selectors import local_now, store_ids_visible_to
 
 from .errors import OrderNotFound
-from .models import KITCHEN_STATES, Order, OrderLine, OrderStatus
+from .models import KITCHEN_STATES, Order, OrderLine, OrderSource, OrderStatus
 
 # Payment statuses, by value (the payments app owns the model).
 _SUCCEEDED = ("succeeded", "refunded")
@@ -128,6 +128,15 @@ def pickup_board(*, store: Store, now=None) -> dict[str, list[str]]:
     for number, status in rows:
         board["ready" if status == OrderStatus.READY else "preparing"].append(f"{number:03d}")
     return board
+
+
+def kiosk_orders_awaiting_payment(*, store: Store, now=None) -> QuerySet[Order]:
+    """Today's kiosk orders of a store still to be paid at the counter (not yet past their expiry)."""
+    now = now or timezone.now()
+    return _with_lines(Order.objects.filter(
+        store=store, source=OrderSource.KIOSK, status=OrderStatus.PENDING_PAYMENT,
+        business_date=local_now(now).date(), expires_at__gt=now,
+    )).order_by("number")
 
 
 def stuck_orders(*, user, now=None) -> dict[str, QuerySet[Order]]:
