@@ -1,0 +1,277 @@
+"""Customer ordering pages: the ordering menu with its cart, table QR, and checkout.
+
+Cart actions answer an HTMX request with the cart partial only, and a plain form post with a
+redirect back to the menu (the message travels with the cart). Checkout: validate -> one call to
+``order_submit`` -> redirect to the pay page; a ``DomainError`` becomes a form error.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from config.api import DomainError
+from config.net import client_ip
+from stores.errors import StoreNotFound
+from stores.models import DiningTable, FulfilmentMode, Store
+from stores.selectors import store_get_public, store_is_open_now, store_menu
+
+from ..cart import Cart, CartError, CartSummary
+from ..forms import CartAddForm, CartLineForm, CheckoutForm, first_error
+from ..models import Order, OrderSource
+from ..services import MAX_QUANTITY, order_submit
+
+TOKENS_KEY = "ordering.checkout_tokens"  # cart key -> the token of the checkout form last shown
+SUBMITTED_KEY = "ordering.submitted"  # token -> order id, so a resubmitted form finds its order
+SUBMITTED_KEEP = 20
+
+
+# --- helpers shared with the kiosk views ---
+
+
+def store_or_404(store_code: str) -> Store:
+    try:
+        return store_get_public(code=store_code)
+    except StoreNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def pay_url(order_id) -> str:
+    """The pay page of an order (built by payments; its literal path until that URL exists)."""
+    try:
+        return reverse("payments:order-pay", kwargs={"order_id": order_id})
+    except NoReverseMatch:
+        return f"/orders/{order_id}/pay/"
+
+
+def cart_urls(store: Store, *, kiosk: bool) -> dict[str, str]:
+    prefix = "ordering:kiosk-" if kiosk else "ordering:"
+    return {
+        "menu": reverse("ordering:kiosk" if kiosk else "ordering:menu", args=[store.code]),
+        "add": reverse(f"{prefix}cart-add", args=[store.code]),
+        "update": reverse(f"{prefix}cart-update", args=[store.code]),
+        "remove": reverse(f"{prefix}cart-remove", args=[store.code]),
+        "checkout": reverse(f"{prefix}checkout", args=[store.code]),
+    }
+
+
+def cart_context(request, store: Store, summary: CartSummary, *, kiosk: bool, flash: dict | None,
+                 is_open: bool) -> dict:
+    return {
+        "store": store,
+        "cart": summary,
+        "cart_urls": cart_urls(store, kiosk=kiosk),
+        "flash": flash,
+        "kiosk": kiosk,
+        "is_open": is_open,
+    }
+
+
+def checkout_token(session, cart_key: str, *, renew: bool = False) -> str:
+    """The one-time token of the cart's checkout form, created when first needed."""
+    tokens = dict(session.get(TOKENS_KEY, {}))
+    token = tokens.get(cart_key)
+    if renew or not token:
+        token = tokens[cart_key] = secrets.token_urlsafe(24)
+        session[TOKENS_KEY] = tokens
+    return token
+
+
+def token_is_current(session, cart_key: str, token: str) -> bool:
+    current = session.get(TOKENS_KEY, {}).get(cart_key)
+    return bool(token) and current is not None and secrets.compare_digest(current, token)
+
+
+def submitted_order_id(session, token: str) -> str | None:
+    return session.get(SUBMITTED_KEY, {}).get(token) if token else None
+
+
+def remember_submitted(session, cart: Cart, token: str, order: Order) -> None:
+    """Forget the token and the cart; remember which order the token made."""
+    submitted = dict(session.get(SUBMITTED_KEY, {}))
+    submitted[token] = str(order.pk)
+    session[SUBMITTED_KEY] = dict(list(submitted.items())[-SUBMITTED_KEEP:])
+    tokens = dict(session.get(TOKENS_KEY, {}))
+    tokens.pop(cart.key, None)
+    session[TOKENS_KEY] = tokens
+    cart.clear()
+    cart.save()
+
+
+def cart_action(request, store_code: str, action: str, *, kiosk: bool):
+    """Add, change or remove; then the cart partial (HTMX) or a redirect to the menu."""
+    store = store_or_404(store_code)
+    menu = store_menu(store=store)
+    cart = Cart(request.session, store.code, kiosk=kiosk)
+    is_open = store_is_open_now(store)
+    message, error = "", ""
+    try:
+        if action == "add":
+            form = CartAddForm(request.POST)
+            if not form.is_valid():
+                raise CartError(first_error(form))
+            dish_id = form.cleaned_data["dish"]
+            cart.add(menu, dish_id=dish_id, option_ids=form.cleaned_data["option_ids"],
+                     quantity=form.cleaned_data["quantity"], is_open=is_open)
+            dish_name = next(line.name for line in cart.summary(menu).lines if line.dish_id == dish_id)
+            message = _("Added %(dish)s.") % {"dish": dish_name}
+        else:
+            form = CartLineForm(request.POST)
+            if not form.is_valid():
+                raise CartError(first_error(form))
+            if action == "remove":
+                cart.remove(form.cleaned_data["line"])
+                message = _("Removed from your cart.")
+            else:
+                quantity = form.cleaned_data["quantity"]
+                if quantity is None:
+                    raise CartError(_("Choose a quantity between 1 and %(max)d.") % {"max": MAX_QUANTITY})
+                cart.set_quantity(menu, key=form.cleaned_data["line"], quantity=quantity, is_open=is_open)
+                message = _("Cart updated.")
+    except CartError as exc:
+        error = exc.message
+    flash = {"text": error or message, "error": bool(error)}
+    if request.htmx:
+        cart.save()
+        context = cart_context(request, store, cart.summary(menu), kiosk=kiosk, flash=flash, is_open=is_open)
+        return render(request, "ordering/_cart.html", context)
+    cart.flash(flash["text"], error=flash["error"])
+    cart.save()
+    return redirect(f"{cart_urls(store, kiosk=kiosk)['menu']}#cart")
+
+
+def render_menu(request, store: Store, cart: Cart, *, kiosk: bool, template: str, status: int = 200):
+    menu = store_menu(store=store)
+    is_open = store_is_open_now(store)
+    context = cart_context(request, store, cart.summary(menu), kiosk=kiosk, flash=cart.pop_flash(), is_open=is_open)
+    context["menu"] = menu
+    return render(request, template, context, status=status)
+
+
+# --- pages ---
+
+
+@never_cache
+@require_GET
+def menu_page(request, store_code: str):
+    store = store_or_404(store_code)
+    cart = Cart(request.session, store.code)
+    return render_menu(request, store, cart, kiosk=False, template="ordering/menu.html")
+
+
+@never_cache
+@require_GET
+def table_page(request, store_code: str, table: str):
+    """A table's QR code: bind the store's cart to the table (dine-in) and show the menu."""
+    store = store_or_404(store_code)
+    found = None
+    if len(table) <= 16 and store.offers_dine_in:
+        found = DiningTable.objects.filter(store=store, code=table, is_active=True).only("code").first()
+    if found is None:
+        return render(request, "ordering/cart_table_not_found.html", {"store": store, "table": table[:16]},
+                      status=404)
+    cart = Cart(request.session, store.code)
+    cart.bind_table(found.code)
+    cart.save()
+    return render_menu(request, store, cart, kiosk=False, template="ordering/menu.html")
+
+
+@require_POST
+def table_leave(request, store_code: str):
+    """Order for pickup or delivery instead: unbind the cart from its table."""
+    store = store_or_404(store_code)
+    cart = Cart(request.session, store.code)
+    cart.bind_table("")
+    cart.flash(_("You are no longer ordering for a table."))
+    cart.save()
+    return redirect("ordering:menu", store_code=store.code)
+
+
+@require_POST
+def cart_add(request, store_code: str):
+    return cart_action(request, store_code, "add", kiosk=False)
+
+
+@require_POST
+def cart_update(request, store_code: str):
+    return cart_action(request, store_code, "update", kiosk=False)
+
+
+@require_POST
+def cart_remove(request, store_code: str):
+    return cart_action(request, store_code, "remove", kiosk=False)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def checkout(request, store_code: str):
+    store = store_or_404(store_code)
+    cart = Cart(request.session, store.code)
+    posted_token = request.POST.get("token", "") if request.method == "POST" else ""
+    done = submitted_order_id(request.session, posted_token)
+    if done is not None:  # the same form again (double click, back + resubmit): the same order
+        return redirect(pay_url(done))
+    if not cart.lines:
+        cart.flash(_("Your cart is empty: add a dish first."), error=True)
+        cart.save()
+        return redirect("ordering:menu", store_code=store.code)
+
+    menu = store_menu(store=store)
+    summary = cart.summary(menu)
+    initial = {"contact_phone": getattr(request.user, "phone", "")}
+    form = CheckoutForm(request.POST or None, store=store, table=cart.table, initial=initial)
+    renew = False
+    if request.method == "POST" and form.is_valid():
+        if not token_is_current(request.session, cart.key, form.cleaned_data["token"]):
+            form.add_error(None, _("This checkout page had expired. Check your order and place it again."))
+            renew = True
+        elif summary.problems:
+            form.add_error(None, _("Some dishes in your cart cannot be ordered: %(dishes)s")
+                           % {"dishes": ", ".join(f"{line.name} ({line.problem})" for line in summary.problems)})
+        else:
+            data = form.cleaned_data
+            fulfilment = data["fulfilment"]
+            try:
+                result = order_submit(
+                    actor=request.user,
+                    store=store,
+                    fulfilment=fulfilment,
+                    lines=cart.line_requests(),
+                    table=cart.table if fulfilment == FulfilmentMode.DINE_IN else "",
+                    address=data["address"] if fulfilment == FulfilmentMode.DELIVERY else "",
+                    latitude=data["latitude"] if fulfilment == FulfilmentMode.DELIVERY else None,
+                    longitude=data["longitude"] if fulfilment == FulfilmentMode.DELIVERY else None,
+                    contact_phone=data["contact_phone"],
+                    note=data["note"],
+                    source=OrderSource.TABLE if fulfilment == FulfilmentMode.DINE_IN else OrderSource.WEB,
+                    idempotency_key=data["token"],
+                    ip=client_ip(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                remember_submitted(request.session, cart, data["token"], result.order)
+                return redirect(pay_url(result.order.pk))
+    token = checkout_token(request.session, cart.key, renew=renew)
+    if form.is_bound:
+        form.data = form.data.copy()
+        form.data["token"] = token
+    else:
+        form.initial["token"] = token
+    return render(request, "ordering/checkout.html", {
+        "store": store,
+        "cart": summary,
+        "form": form,
+        "is_open": store_is_open_now(store),
+        "delivery_offered": FulfilmentMode.DELIVERY in store.fulfilment_modes,
+        "total_with_delivery": summary.subtotal + store.delivery_fee,
+        "menu_url": reverse("ordering:menu", args=[store.code]),
+    })
