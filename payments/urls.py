@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "payments"
-urlpatterns = []
+urlpatterns = [
+    path("orders/<uuid:order_id>/pay/", views.order_pay, name="order-pay"),
+    path("account/gift-cards/", views.gift_cards, name="gift-cards"),
+]

@@ -1,0 +1,229 @@
+"""The customer's payment pages: pay an order (gift card), and their gift cards.
+
+Thin: validate -> one service call -> redirect or render. A refusal of the service (``DomainError``)
+becomes a form error and nothing is changed. Paying twice is refused by ``payment_create`` under
+the order's row lock (``already_paid`` / ``over_total``); the page only turns that into a message.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from config.api import DomainError
+from config.net import client_ip
+from ordering.errors import OrderNotFound
+from ordering.models import Order, OrderStatus
+from ordering.selectors import order_get_for_customer
+from stores.templatetags.store_tags import money as money_label
+
+from .errors import PaymentNotAllowed
+from .forms import ANOTHER_CARD, GIFT_CARD, GiftCardBindForm, PayForm
+from .gateways import registry
+from .models import GiftCard, GiftCardEntry
+from .services import gift_card_bind, order_amount_due, payment_create
+
+# Orders paid from this browser for a kiosk (no customer): their receipt shows the pickup code.
+KIOSK_RECEIPTS_SESSION_KEY = "payments_kiosk_receipts"
+KIOSK_RECEIPTS_KEPT = 20
+
+BIND_ATTEMPTS_PER_WINDOW = 10
+BIND_WINDOW_SECONDS = 60 * 60
+RECENT_ENTRIES = 10
+
+
+# --- Paying an order ---
+
+
+def _payable_order(user, order_id) -> Order:
+    """The user's own order, or a kiosk order (no customer) that anyone logged in may pay."""
+    try:
+        return order_get_for_customer(user=user, order_id=order_id)
+    except OrderNotFound:
+        pass
+    order = Order.objects.select_related("store", "brand").filter(pk=order_id, customer__isnull=True).first()
+    if order is None:
+        raise Http404(OrderNotFound().message)
+    return order
+
+
+def _bound_cards(user, order) -> list[GiftCard]:
+    return list(
+        GiftCard.objects.filter(owner=user, brand_id=order.brand_id, is_active=True).order_by("-balance", "pk")
+    )
+
+
+def _remember_kiosk_receipt(request, order) -> None:
+    receipts = [r for r in request.session.get(KIOSK_RECEIPTS_SESSION_KEY, []) if r != str(order.pk)]
+    request.session[KIOSK_RECEIPTS_SESSION_KEY] = [*receipts, str(order.pk)][-KIOSK_RECEIPTS_KEPT:]
+
+
+def _after_payment(request, order):
+    """Where a payer goes once the order is paid: their order page, or the kiosk receipt."""
+    if order.customer_id == request.user.pk:
+        return redirect("ordering:order-detail", order_id=order.pk)
+    return redirect("payments:order-pay", order_id=order.pk)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def order_pay(request, order_id):
+    order = _payable_order(request.user, order_id)
+    is_own = order.customer_id == request.user.pk
+    if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED):
+        if is_own:
+            if request.method == "POST":
+                messages.info(request, _("This order is already paid; nothing more was charged."))
+            return redirect("ordering:order-detail", order_id=order.pk)
+        # A kiosk order: the pickup code only for the browser that paid it.
+        receipt = str(order.pk) in request.session.get(KIOSK_RECEIPTS_SESSION_KEY, [])
+        return render(request, "payments/kiosk_receipt.html", {"order": order, "receipt": receipt})
+
+    channels = registry.for_customer(order=order, user=request.user)
+    cards = _bound_cards(request.user, order) if any(g.channel == GIFT_CARD for g in channels) else []
+    due = order_amount_due(order)
+
+    if request.method == "POST":
+        form = PayForm(request.POST, channels=channels, cards=cards)
+        if form.is_valid():
+            try:
+                result = payment_create(
+                    actor=request.user, order_id=order.pk, channel=form.cleaned_data["channel"],
+                    params=form.payment_params(), ip=client_ip(request),
+                )
+            except PaymentNotAllowed as exc:
+                if exc.code == "already_paid" and is_own:
+                    # A double submit: the first one paid, this one was refused with nothing charged.
+                    messages.info(request, str(exc.message))
+                    return redirect("ordering:order-detail", order_id=order.pk)
+                form.add_error(None, str(exc.message))
+            except DomainError as exc:
+                form.add_error(None, str(exc.message))
+            else:
+                order.refresh_from_db()
+                if result.order_paid:
+                    if not is_own:
+                        _remember_kiosk_receipt(request, order)
+                    messages.success(
+                        request,
+                        _("Paid %(amount)s. Your pickup code is %(code)s.")
+                        % {"amount": money_label(result.payment.amount), "code": order.pickup_code},
+                    )
+                    return _after_payment(request, order)
+                messages.success(request, _("Payment received."))
+                return redirect("payments:order-pay", order_id=order.pk)
+        # Balances may have moved; show them as they are now.
+        cards = _bound_cards(request.user, order) if cards else cards
+        due = order_amount_due(order)
+    else:
+        default = next((str(card.pk) for card in cards if card.balance >= due), ANOTHER_CARD)
+        form = PayForm(channels=channels, cards=cards, initial={"channel": GIFT_CARD, "card": default})
+
+    context = {
+        "order": order,
+        "is_own": is_own,
+        "due": due,
+        "open_for_payment": order.is_open_for_payment and due > 0,
+        "in_flight": order.status == OrderStatus.PENDING_PAYMENT and due <= 0,
+        "channels": channels,
+        "cards": [{"card": card, "value": str(card.pk), "enough": card.balance >= due} for card in cards],
+        "gift_card_enabled": any(g.channel == GIFT_CARD for g in channels),
+        "other_channels": [g for g in channels if g.channel != GIFT_CARD],
+        "form": form,
+        "selected_card": str(form["card"].value() or ""),
+        "another_card": ANOTHER_CARD,
+    }
+    return render(request, "payments/order_pay.html", context)
+
+
+# --- The customer's gift cards ---
+
+
+class BindThrottle:
+    """At most ``BIND_ATTEMPTS_PER_WINDOW`` card numbers tried per user per hour, counted in the
+    default cache (Redis in production, shared by every web process), so that nobody can
+    try numbers until one binds."""
+
+    def __init__(self, user):
+        self.count_key = f"payments:gift-card-bind:{user.pk}:count"
+        self.start_key = f"payments:gift-card-bind:{user.pk}:start"
+
+    def attempts(self) -> int:
+        return int(cache.get(self.count_key) or 0)
+
+    def blocked(self) -> bool:
+        return self.attempts() >= BIND_ATTEMPTS_PER_WINDOW
+
+    def retry_at(self) -> datetime | None:
+        started = cache.get(self.start_key)
+        if started is None:
+            return None
+        return datetime.fromtimestamp(float(started) + BIND_WINDOW_SECONDS, tz=UTC)
+
+    def hit(self) -> None:
+        cache.add(self.start_key, time.time(), BIND_WINDOW_SECONDS)
+        if not cache.add(self.count_key, 1, BIND_WINDOW_SECONDS):
+            try:
+                cache.incr(self.count_key)
+            except ValueError:  # expired between add and incr
+                cache.add(self.count_key, 1, BIND_WINDOW_SECONDS)
+
+
+def _cards_of(user) -> list[GiftCard]:
+    """The user's bound cards, each with its last ledger entries (``recent_entries``): three queries."""
+    recent = GiftCardEntry.objects.order_by("-created_at", "-pk")[:RECENT_ENTRIES]
+    return list(
+        GiftCard.objects.filter(owner=user)
+        .select_related("brand")
+        .prefetch_related(Prefetch("entries", queryset=recent, to_attr="recent_entries"))
+        .order_by("-bound_at", "-pk")
+    )
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def gift_cards(request):
+    throttle = BindThrottle(request.user)
+    status = 200
+    if request.method == "POST":
+        form = GiftCardBindForm(request.POST)
+        if throttle.blocked():
+            status = 429  # the page says why and until when; the number was not tried
+        elif form.is_valid():
+            throttle.hit()
+            try:
+                card = gift_card_bind(actor=request.user, code=form.cleaned_data["code"], ip=client_ip(request))
+            except DomainError as exc:
+                form.add_error("code", str(exc.message))
+            else:
+                messages.success(
+                    request, _("Gift card %(card)s was added to your account.") % {"card": card.masked_code}
+                )
+                return redirect("payments:gift-cards")
+    else:
+        form = GiftCardBindForm()
+    blocked = throttle.blocked()
+    return render(
+        request,
+        "payments/gift_cards.html",
+        {
+            "cards": _cards_of(request.user),
+            "form": form,
+            "blocked": blocked,
+            "retry_at": throttle.retry_at() if blocked else None,
+            "attempts_per_hour": BIND_ATTEMPTS_PER_WINDOW,
+        },
+        status=status,
+    )
