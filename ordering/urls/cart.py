@@ -15,6 +15,7 @@ urlpatterns = [
     path("order/<code:store_code>/checkout/", views.checkout, name="checkout"),
     path("t/<code:store_code>/<str:table>/", views.table_page, name="table"),
     path("kiosk/<code:store_code>/", kiosk.kiosk_menu, name="kiosk"),
+    path("kiosk/<code:store_code>/setup/", kiosk.kiosk_setup, name="kiosk-setup"),
     path("kiosk/<code:store_code>/cart/add/", kiosk.kiosk_cart_add, name="kiosk-cart-add"),
     path("kiosk/<code:store_code>/cart/update/", kiosk.kiosk_cart_update, name="kiosk-cart-update"),
     path("kiosk/<code:store_code>/cart/remove/", kiosk.kiosk_cart_remove, name="kiosk-cart-remove"),

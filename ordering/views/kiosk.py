@@ -1,5 +1,10 @@
 """The self-order kiosk of a store: a touch layout with no login and its own session cart.
 
+Only an enrolled tablet opens the kiosk: a store manager (or other staff of the store) opens
+``/kiosk/<store>/setup/`` on it once, which leaves a signed, long-lived cookie naming the store.
+Without it the kiosk pages explain how to set the tablet up, so a stranger who finds the URL
+cannot place unpaid orders that hold the store's stock.
+
 Orders are placed with ``source=kiosk`` and no customer (``actor=None``), as pickup at the counter
 ("eat here" or "take away" goes into the note for the kitchen). The end screen shows the order
 number, the amount and a QR code of the pay page, then returns to the menu by itself.
@@ -7,7 +12,11 @@ number, the amount and a QR code of the pay page, then returns to the menu by it
 
 from __future__ import annotations
 
+import logging
+from functools import wraps
+
 import segno
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
@@ -34,13 +43,60 @@ from .cart import (
     submitted_order_id,
     token_is_current,
 )
+from .kitchen import staff_screen
+
+logger = logging.getLogger(__name__)
 
 KIOSK_ORDERS_KEY = "ordering.kiosk_orders"
 END_SCREEN_SECONDS = 60
+KIOSK_COOKIE = "kiosk_device"
+KIOSK_COOKIE_SALT = "ordering.kiosk"
+KIOSK_COOKIE_AGE = 365 * 24 * 3600
+
+
+def kiosk_enrolled(request, store_code: str) -> bool:
+    value = request.get_signed_cookie(KIOSK_COOKIE, default=None, salt=KIOSK_COOKIE_SALT, max_age=KIOSK_COOKIE_AGE)
+    return value == store_code
+
+
+def enrolled_kiosk(view):
+    """Answer the setup explanation (403) unless this browser is the store's enrolled kiosk."""
+
+    @wraps(view)
+    def wrapper(request, store_code: str, *args, **kwargs):
+        if not kiosk_enrolled(request, store_code):
+            store = store_or_404(store_code)
+            return render(request, "ordering/kiosk_not_enrolled.html", {"store": store}, status=403)
+        return view(request, store_code, *args, **kwargs)
+
+    return wrapper
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@staff_screen
+def kiosk_setup(request, store):
+    """Staff of the store turn this browser into the store's kiosk (or turn it back)."""
+    enrolled = kiosk_enrolled(request, store.code)
+    if request.method == "POST":
+        if request.POST.get("action") == "remove":
+            response = redirect("ordering:kiosk-setup", store_code=store.code)
+            response.delete_cookie(KIOSK_COOKIE)
+            messages.success(request, _("This device is no longer a kiosk."))
+            return response
+        response = redirect("ordering:kiosk", store_code=store.code)
+        response.set_signed_cookie(
+            KIOSK_COOKIE, store.code, salt=KIOSK_COOKIE_SALT, max_age=KIOSK_COOKIE_AGE,
+            httponly=True, samesite="Lax", secure=request.is_secure(),
+        )
+        logger.info("kiosk enrolled for store %s by user %s", store.code, request.user.pk)
+        return response
+    return render(request, "ordering/kiosk_setup.html", {"store": store, "enrolled": enrolled})
 
 
 @never_cache
 @require_GET
+@enrolled_kiosk
 def kiosk_menu(request, store_code: str):
     store = store_or_404(store_code)
     cart = Cart(request.session, store.code, kiosk=True)
@@ -48,16 +104,19 @@ def kiosk_menu(request, store_code: str):
 
 
 @require_POST
+@enrolled_kiosk
 def kiosk_cart_add(request, store_code: str):
     return cart_action(request, store_code, "add", kiosk=True)
 
 
 @require_POST
+@enrolled_kiosk
 def kiosk_cart_update(request, store_code: str):
     return cart_action(request, store_code, "update", kiosk=True)
 
 
 @require_POST
+@enrolled_kiosk
 def kiosk_cart_remove(request, store_code: str):
     return cart_action(request, store_code, "remove", kiosk=True)
 
@@ -68,6 +127,7 @@ def _done_redirect(store_code: str, order_id):
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@enrolled_kiosk
 def kiosk_checkout(request, store_code: str):
     store = store_or_404(store_code)
     cart = Cart(request.session, store.code, kiosk=True)
@@ -125,6 +185,7 @@ def kiosk_checkout(request, store_code: str):
 
 @never_cache
 @require_GET
+@enrolled_kiosk
 def kiosk_done(request, store_code: str, order_id):
     """The end screen: only for orders this kiosk's session placed."""
     store = store_or_404(store_code)

@@ -5,17 +5,28 @@ from decimal import Decimal
 
 import pytest
 import segno
+from django.core import signing
 from django.test import Client
 
+from accounts.models import Role
 from ordering.cart import SESSION_KEY
 from ordering.models import Order, OrderSource, OrderStatus
+from ordering.views.kiosk import KIOSK_COOKIE, KIOSK_COOKIE_SALT
+from tests.stores.factories import StoreFactory, make_staff
 
 pytestmark = pytest.mark.django_db
 
 
+def enrol(client, store):
+    """What the setup page leaves on the tablet: the store's signed kiosk cookie."""
+    signer = signing.get_cookie_signer(salt=KIOSK_COOKIE + KIOSK_COOKIE_SALT)
+    client.cookies[KIOSK_COOKIE] = signer.sign(store.code)
+    return client
+
+
 @pytest.fixture
-def kiosk():
-    return Client(HTTP_ACCEPT_LANGUAGE="en")
+def kiosk(store):
+    return enrol(Client(HTTP_ACCEPT_LANGUAGE="en"), store)
 
 
 def add(client, store, dish, quantity=1, options=()):
@@ -92,10 +103,43 @@ def test_kiosk_needs_a_dining_choice_and_reports_sold_out(kiosk, store, menu, en
 def test_kiosk_end_screen_is_only_for_the_kiosk_that_ordered(kiosk, store, menu):
     add(kiosk, store, menu.tea, 1)
     response = kiosk.post(f"/kiosk/{store.code}/checkout/", {"dining": "here", "token": token_of(kiosk, store)})
-    assert Client().get(response["Location"]).status_code == 404
+    assert enrol(Client(), store).get(response["Location"]).status_code == 404  # another session
     assert kiosk.get(response["Location"]).status_code == 200
 
 
 def test_kiosk_checkout_with_an_empty_cart_returns_to_the_menu(kiosk, store, menu):
     response = kiosk.get(f"/kiosk/{store.code}/checkout/")
     assert response.status_code == 302 and response["Location"] == f"/kiosk/{store.code}/"
+
+
+def test_a_browser_that_is_not_the_stores_kiosk_cannot_order(store, menu, english):
+    stranger = Client(HTTP_ACCEPT_LANGUAGE="en")
+    page = stranger.get(f"/kiosk/{store.code}/")
+    assert page.status_code == 403
+    assert "not set up as this store" in page.content.decode()
+    assert add(stranger, store, menu.tea).status_code == 403
+    other = StoreFactory(brand=store.brand, code="SH002")
+    assert enrol(Client(), other).get(f"/kiosk/{store.code}/").status_code == 403  # another store's kiosk
+    assert Order.objects.count() == 0
+
+
+def test_staff_of_the_store_enrol_and_remove_the_kiosk(client, store, menu, english):
+    manager = make_staff(role=Role.STORE_MANAGER, brand=store.brand, stores=[store])
+    assert client.get(f"/kiosk/{store.code}/setup/").status_code == 302  # staff login first
+    client.force_login(manager)
+    assert client.get(f"/kiosk/{store.code}/setup/").status_code == 200
+    response = client.post(f"/kiosk/{store.code}/setup/", {"action": "enrol"})
+    assert response.status_code == 302 and response.url == f"/kiosk/{store.code}/"
+    cookie = client.cookies[KIOSK_COOKIE].value
+    tablet = Client()  # the manager logged out: only the kiosk cookie is left on the tablet
+    tablet.cookies[KIOSK_COOKIE] = cookie
+    assert tablet.get(f"/kiosk/{store.code}/").status_code == 200
+    client.post(f"/kiosk/{store.code}/setup/", {"action": "remove"})
+    assert client.cookies[KIOSK_COOKIE].value == ""
+    assert client.get(f"/kiosk/{store.code}/").status_code == 403
+
+
+def test_customers_cannot_enrol_a_kiosk(client, store, customer):
+    client.force_login(customer)
+    assert client.post(f"/kiosk/{store.code}/setup/", {"action": "enrol"}).status_code == 403
+    assert KIOSK_COOKIE not in client.cookies or not client.cookies[KIOSK_COOKIE].value
