@@ -221,3 +221,6 @@ class OrderNumberCounter(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["store", "business_date"], name="ordering_counter_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.business_date}: {self.last_number}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,7 +37,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from config.money import money
-from stores.models import Dish, DiningTable, FulfilmentMode, Option, Store, StoreDishOverride
+from stores.models import DiningTable, Dish, FulfilmentMode, Option, Store, StoreDishOverride
 from stores.selectors import distance_km, local_now, store_ids_visible_to, store_is_open_now
 from stores.services import SoldOut, stock_release, stock_reserve
 
@@ -110,6 +111,8 @@ def _clean_lines(lines: Sequence[LineRequest]) -> list[LineRequest]:
         raise OrderInvalid(_("An order can have at most %(n)d lines.") % {"n": MAX_LINES})
     total = 0
     for line in lines:
+        if not isinstance(line.dish_id, int) or isinstance(line.dish_id, bool):
+            raise OrderInvalid(_("A dish in your order is not on this store's menu."))
         if not isinstance(line.quantity, int) or isinstance(line.quantity, bool):
             raise OrderInvalid(_("Quantities must be whole numbers."))
         if line.quantity < 1 or line.quantity > MAX_QUANTITY:
@@ -142,7 +145,7 @@ def _price_lines(store: Store, lines: list[LineRequest]) -> list[_PricedLine]:
         wanted[line.dish_id] = wanted.get(line.dish_id, 0) + line.quantity
     sold_out = []
     for dish_id, quantity in wanted.items():
-        price, available, stock = overrides.get(dish_id, (None, True, None))
+        _price, available, stock = overrides.get(dish_id, (None, True, None))
         if not available or (stock is not None and stock < quantity):
             sold_out.append(dish_id)
     if sold_out:
@@ -205,7 +208,8 @@ def _check_fulfilment(
             lat, lng = Decimal(str(latitude)), Decimal(str(longitude))
         except Exception:
             raise OrderInvalid(_("The delivery location is not valid.")) from None
-        if not (Decimal(-90) <= lat <= Decimal(90) and Decimal(-180) <= lng <= Decimal(180)):
+        if not (lat.is_finite() and lng.is_finite() and Decimal(-90) <= lat <= Decimal(90)
+                and Decimal(-180) <= lng <= Decimal(180)):
             raise OrderInvalid(_("The delivery location is not valid."))
         if store.latitude is None or store.longitude is None:
             raise OutsideDeliveryArea(_("This store cannot deliver: its location is not set."))
@@ -302,7 +306,8 @@ def order_submit(
     note = (note or "").strip()
     if len(note) > NOTE_MAX:
         raise OrderInvalid(_("The note is too long (at most %(n)d characters).") % {"n": NOTE_MAX})
-    table, address, contact_phone = (table or "").strip(), (address or "").strip()[:255], (contact_phone or "").strip()[:20]
+    table = (table or "").strip()
+    address, contact_phone = (address or "").strip()[:255], (contact_phone or "").strip()[:20]
     lines = _clean_lines(lines)
     scope = f"user:{customer.pk}" if customer is not None else f"kiosk:{store.pk}"
     fingerprint = _fingerprint({
@@ -512,7 +517,8 @@ def order_redeem(*, actor, store: Store, pickup_code: str, ip: str | None = None
     an order the kitchen has not marked ready, each with its own ``code`` and message.
     """
     _check_staff_store(actor, store.pk)
-    code = (pickup_code or "").strip()
+    # NFKC turns full-width digits (１２３４５６, typed on a Chinese keyboard) into 123456.
+    code = unicodedata.normalize("NFKC", pickup_code or "").strip()
     if len(code) != 6 or not code.isdigit():
         raise PickupCodeInvalid(_("A pickup code is 6 digits."), code="malformed")
     now = now or timezone.now()
@@ -641,6 +647,8 @@ def orders_expire_due(*, now=None, limit: int = EXPIRY_BATCH) -> int:
     now = now or timezone.now()
     due = list(
         Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, expires_at__lte=now)
+        # Orders that ``_has_money`` keeps would fill every batch and starve the rest.
+        .exclude(payments__status__in=("succeeded", "pending", "unknown"))
         .order_by("expires_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -26,7 +26,7 @@ from config.money import money
 from ordering.errors import OrderNotFound
 from ordering.models import OrderStatus
 from ordering.services import order_lock, order_mark_paid
-from stores.selectors import brand_ids_visible_to, store_ids_visible_to
+from stores.selectors import store_ids_visible_to, user_manages_whole_brand
 
 from .errors import AmountInvalid, GiftCardInvalid, PaymentNotAllowed
 from .gateways import PaymentAction, registry
@@ -112,7 +112,9 @@ def payment_create(
             raise PaymentNotAllowed(_("This order was cancelled; nothing was charged."), code="order_cancelled")
         if order.status != OrderStatus.PENDING_PAYMENT:
             raise PaymentNotAllowed(_("This order is already paid; nothing was charged."), code="already_paid")
-        if order.expires_at <= now:
+        # An order some of whose money has already been taken (split payment) may still be
+        # completed after its time: its stock is held and expiry leaves it alone until then.
+        if order.expires_at <= now and not order.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
             raise PaymentNotAllowed(
                 _("This order expired at %(time)s; nothing was charged. Please order again.")
                 % {"time": date_format(timezone.localtime(order.expires_at), "H:i")},
@@ -153,12 +155,13 @@ def _new_card_code() -> str:
 
 
 def _check_brand(actor, brand_id: int) -> None:
-    """Staff act on their brand's cards; ``None`` is the system (seed_demo, tasks)."""
+    """Issuing and topping up cards is HQ work (the brand's HQ managers, superusers); ``None``
+    is the system (seed_demo, tasks). Store staff may look at cards but not create money."""
     if actor is None:
         return
-    visible = brand_ids_visible_to(actor)
-    if visible is not None and brand_id not in visible:
-        raise GiftCardInvalid(_("You may not manage this brand's gift cards."), status_code=403, code="not_yours")
+    if not user_manages_whole_brand(actor, brand_id):
+        raise GiftCardInvalid(_("Only HQ managers of this brand may issue or top up its gift cards."),
+                              status_code=403, code="not_yours")
 
 
 def gift_card_issue(*, actor, brand, amount, owner=None, note: str = "", ip: str | None = None,

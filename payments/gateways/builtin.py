@@ -24,6 +24,10 @@ class GiftCardGateway(Gateway):
         card_id, code = params.get("gift_card"), (params.get("gift_card_code") or "").replace(" ", "")
         query = GiftCard.objects.filter(brand_id=payment.brand_id, is_active=True)
         if card_id:
+            try:
+                card_id = int(card_id)
+            except (TypeError, ValueError):
+                raise GiftCardInvalid() from None
             query = query.filter(pk=card_id, owner=actor) if actor is not None else query.none()
         elif code:
             query = query.filter(code=code)
