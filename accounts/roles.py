@@ -27,6 +27,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("stores.tag", "view")
         | _crud("stores.allergen", "view")
         | _crud("audit.auditevent", "view")
+        | _crud("stores.diningtable", "view", "add", "change", "delete")
+        | _crud("ordering.order", "view")
+        | _crud("payments.payment", "view")
+        | _crud("payments.giftcard", "view", "add", "change")
     ),
     Role.STORE_MANAGER: frozenset(
         _crud("stores.store", "view", "change")
@@ -34,11 +38,17 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | set().union(*(_crud(m, "view") for m in _MENU))
         | _crud("stores.storedishoverride", "view", "add", "change")
         | {"stores.set_store_price"}
+        | _crud("stores.diningtable", "view", "add", "change", "delete")
+        | _crud("ordering.order", "view")
+        | _crud("payments.payment", "view")
+        | _crud("payments.giftcard", "view")
     ),
     Role.KITCHEN_STAFF: frozenset(
         _crud("stores.store", "view")
         | _crud("stores.dish", "view")
         | _crud("stores.storedishoverride", "view", "change")
+        | _crud("stores.diningtable", "view")
+        | _crud("ordering.order", "view")
     ),
     Role.CANTEEN_STAFF: frozenset(),
     Role.CUSTOMER: frozenset(),

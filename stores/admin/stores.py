@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from urllib.parse import quote
+
+import segno
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.urls import reverse
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from config.api import DomainError
@@ -15,7 +24,7 @@ from config.net import client_ip
 
 from .. import services
 from ..forms import OverrideInlineFormSet
-from ..models import Brand, OpeningHours, StaffAssignment, Store, StoreDishOverride
+from ..models import Brand, DiningTable, OpeningHours, StaffAssignment, Store, StoreDishOverride
 from .bulk import StoreBulkActionsMixin
 from .filters import CityFilter, ModeFilter
 from .scoping import ScopedAdmin, TenantScopedMixin, save_brand_children
@@ -23,10 +32,18 @@ from .scoping import ScopedAdmin, TenantScopedMixin, save_brand_children
 OVERRIDE_INLINE_LIMIT = 50
 
 
+class ZeroWhenEmptyMoneyField(forms.DecimalField):
+    """A fee that may be left empty: empty means none (0.00)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return Decimal("0.00") if value is None else value
+
+
 @admin.register(Brand)
 class BrandAdmin(ScopedAdmin):
     brand_path = "id"
-    list_display = ("code", "name", "kind", "is_active", "store_count")
+    list_display = ("code", "name", "kind", "is_active", "order_expiry_minutes", "kitchen_alert_minutes", "store_count")
     list_filter = ("kind", "is_active")
     search_fields = ("code", "name")
     readonly_fields = ("created_at",)
@@ -95,8 +112,17 @@ class StoreAdmin(StoreBulkActionsMixin, ScopedAdmin):
     search_fields = ("code", "name", "city", "district", "address")
     readonly_fields = ("created_at",)
     inlines = (OpeningHoursInline, StoreDishOverrideInline)
-    actions = ("bulk_sold_out", "bulk_available", "bulk_price", "bulk_reset_stock", "open_stores", "close_stores")
+    actions = ("bulk_sold_out", "bulk_available", "bulk_price", "bulk_reset_stock", "open_stores", "close_stores",
+               "print_table_qr")
     list_per_page = 100
+    # Adds "Tables" and "Print table QR codes" to the store's page.
+    change_form_template = "admin/stores/table_qr_change_form.html"
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "delivery_fee":
+            kwargs.update(form_class=ZeroWhenEmptyMoneyField, required=False,
+                          help_text=_("Added to every delivery order of this store; empty means free delivery."))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     @admin.display(description=_("overrides"))
     def overrides_link(self, obj):
@@ -169,6 +195,114 @@ class StoreAdmin(StoreBulkActionsMixin, ScopedAdmin):
     @admin.action(description=_("Close selected stores"), permissions=["change"])
     def close_stores(self, request, queryset):
         self._set_open(request, queryset, False)
+
+    # printable table QR codes ------------------------------------------------
+
+    def get_urls(self):
+        qr = path("<path:object_id>/table-qr/", self.admin_site.admin_view(self.table_qr_view),
+                  name="stores_store_table_qr")
+        return [qr, *super().get_urls()]
+
+    def table_qr_view(self, request, object_id):
+        store = self.get_object(request, object_id)
+        if store is None:
+            raise Http404
+        if not self.has_view_permission(request, store):
+            raise PermissionDenied
+        return self._render_table_qr(request, Store.objects.filter(pk=store.pk))
+
+    @admin.action(description=_("Print table QR codes"), permissions=["view"])
+    def print_table_qr(self, request, queryset):
+        return self._render_table_qr(request, queryset)
+
+    def _render_table_qr(self, request, stores):
+        tables = DiningTable.objects.filter(store__in=stores, is_active=True)
+        return render_table_qr(request, tables)
+
+
+def render_table_qr(request, tables):
+    """One A4-printable page: a card per table with its store, its code and a QR code of its
+    ordering address (``/t/<store>/<table>/``)."""
+    cards = []
+    for table in tables.select_related("store").order_by("store__code", "code"):
+        store = table.store
+        url = request.build_absolute_uri(f"/t/{quote(store.code)}/{quote(table.code)}/")
+        svg = segno.make(url).svg_inline(scale=5)  # path data only: the URL is encoded, not embedded
+        cards.append({"store": store, "table": table, "url": url, "qr": mark_safe(svg)})  # noqa: S308
+    return TemplateResponse(request, "admin/stores/table_qr.html", {"title": _("Table QR codes"), "cards": cards})
+
+
+class DiningTableForm(forms.ModelForm):
+    class Meta:
+        model = DiningTable
+        fields = ("store", "code", "seats", "is_active")
+
+    def clean(self):
+        cleaned = super().clean()
+        store_id = cleaned["store"].pk if cleaned.get("store") else self.instance.store_id
+        code = cleaned.get("code")
+        if store_id and code:
+            taken = DiningTable.objects.filter(store_id=store_id, code=code).exclude(pk=self.instance.pk)
+            if taken.exists():
+                self.add_error("code", _("This store has a table with this code already."))
+        return cleaned
+
+
+@admin.register(DiningTable)
+class DiningTableAdmin(TenantScopedMixin, admin.ModelAdmin):
+    """A store's tables for dine-in by QR code. Whoever may change the store manages its tables,
+    through ``services.table_save`` / ``table_delete`` (audited; tables keep no history table)."""
+
+    form = DiningTableForm
+    store_path = "store"
+    list_display = ("code", "store", "seats", "is_active")
+    list_select_related = ("store",)
+    list_filter = (("store", admin.RelatedOnlyFieldListFilter), "is_active")
+    search_fields = ("code", "store__code", "store__name")
+    ordering = ("store__code", "code")
+    fields = ("store", "code", "seats", "is_active")
+    actions = ("print_qr",)
+    list_per_page = 100
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and "store" not in fields:
+            fields.append("store")  # its QR code names the store
+        return fields
+
+    # No permissions of its own: the store's permissions decide.
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        may = user.has_perm("stores.view_store") or user.has_perm("stores.change_store")
+        return may and self.in_scope(request, obj)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request, *args):
+        return request.user.has_perm("stores.change_store")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("stores.change_store") and self.in_scope(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm("stores.change_store") and self.in_scope(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        saved = services.table_save(actor=request.user, table=obj, changed=form.changed_data if change else (),
+                                    ip=client_ip(request))
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        services.table_delete(actor=request.user, table=obj, ip=client_ip(request))
+
+    def delete_queryset(self, request, queryset):
+        for table in queryset.order_by("pk"):
+            services.table_delete(actor=request.user, table=table, ip=client_ip(request))
+
+    @admin.action(description=_("Print QR codes of the selected tables"), permissions=["view"])
+    def print_qr(self, request, queryset):
+        return render_table_qr(request, queryset)
 
 
 @admin.register(StaffAssignment)

@@ -47,6 +47,7 @@ from .menu import category_save, dish_save, option_group_save
 from .overrides import OverrideEdit, override_delete, override_set, override_update
 from .stock import stock_release, stock_reserve
 from .stores import store_save, store_set_open
+from .tables import TableCodeTaken, table_delete, table_save
 
 __all__ = [
     "BATCH_SIZE",
@@ -63,6 +64,7 @@ __all__ = [
     "OverrideEdit",
     "SoldOut",
     "StoreAccessDenied",
+    "TableCodeTaken",
     "brand_for_import",
     "category_save",
     "check_dishes_allowed",
@@ -79,11 +81,13 @@ __all__ = [
     "override_set_availability",
     "override_set_price",
     "override_set_stock",
-    "stock_release",
-    "stock_reserve",
     "override_update",
     "overrides_apply",
+    "stock_release",
+    "stock_reserve",
     "stock_restore_daily",
     "store_save",
     "store_set_open",
+    "table_delete",
+    "table_save",
 ]
