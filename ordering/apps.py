@@ -1,8 +1,8 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OrderingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "ordering"
-    verbose_name = _("Ordering")
+    verbose_name = pgettext_lazy("app name", "Ordering")  # not the admin's "ordering" (sort order)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from config.money import money
 from stores.models import Brand, Store
 from stores.selectors import local_now, store_ids_visible_to
 
@@ -41,7 +42,7 @@ class OrderMoney:
 
 def order_money(order: Order) -> OrderMoney:
     """Paid and refunded amounts from the order's payments (refunds join with the refunds issue)."""
-    paid = order.payments.filter(status__in=_SUCCEEDED).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+    paid = money(order.payments.filter(status__in=_SUCCEEDED).aggregate(s=Sum("amount"))["s"] or Decimal("0"))
     refunded = Decimal("0.00")
     return OrderMoney(total=order.total, paid=paid, refunded=refunded)
 
