@@ -191,6 +191,7 @@ if not CELERY_BROKER_URL:
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),  # else kombu writes ./control/ (worker pidbox)
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = False
