@@ -20,7 +20,7 @@ class FSMRefreshMixin(models.Model):
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         for field in self._meta.concrete_fields:
-            if isinstance(field, FSMFieldMixin) and getattr(field, "protected", False):
-                if fields is None or field.name in fields or field.attname in fields:
-                    self.__dict__.pop(field.attname, None)
+            protected = isinstance(field, FSMFieldMixin) and getattr(field, "protected", False)
+            if protected and (fields is None or field.name in fields or field.attname in fields):
+                self.__dict__.pop(field.attname, None)
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
