@@ -5,7 +5,7 @@ Verifying the chains is ``audit_verify`` (in ``audit.verify``, re-exported here)
 
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .hashing import (
@@ -36,6 +36,31 @@ _ACTION_MAX = AuditEvent._meta.get_field("action").max_length
 
 def chain_key_for(brand_id: int | None) -> str:
     return f"brand:{brand_id}" if brand_id is not None else "global"
+
+
+_CHAINS = connection.ops.quote_name(AuditChain._meta.db_table)
+_KEY = connection.ops.quote_name("key")
+_HEAD_SELECT_SQL = f"SELECT id, last_seq, last_hash FROM {_CHAINS} WHERE {_KEY} = %s"  # noqa: S608 - model names
+_HEAD_MOVE_SQL = f"UPDATE {_CHAINS} SET last_seq = %s, last_hash = %s WHERE id = %s"  # noqa: S608
+
+
+def _lock_head(key: str) -> tuple[int, int, str]:
+    """The chain's head row (id, last seq, last hash), locked until the transaction ends.
+
+    One ``SELECT ... FOR UPDATE`` once the chain exists (plain SQL: this runs on every money act).
+    The first event of a chain inserts the head with ``ON CONFLICT DO NOTHING`` first: two
+    transactions creating it at once both end up locking the one row (the second waits for the
+    first's insert to commit or roll back, then reads the committed row).
+    """
+    sql = _HEAD_SELECT_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [key])
+        row = cursor.fetchone()
+        if row is None:
+            AuditChain.objects.bulk_create([AuditChain(key=key)], ignore_conflicts=True)
+            cursor.execute(sql, [key])
+            row = cursor.fetchone()
+    return row
 
 
 def audit_record(
@@ -96,14 +121,14 @@ def audit_record(
         "data": normalise_data(data or {}),
     }
     key = chain_key_for(brand_id)
-    with transaction.atomic():
-        AuditChain.objects.get_or_create(key=key)
-        head = AuditChain.objects.select_for_update().get(key=key)
-        event = AuditEvent(
-            chain=key, seq=head.last_seq + 1, prev_hash=head.last_hash, created_at=timezone.now(), **fields
-        )
+    # Inside the caller's transaction no savepoint is needed: if anything here fails, the whole
+    # transaction must roll back anyway (no write may commit without its event). Alone, this
+    # opens and commits its own transaction as before.
+    with transaction.atomic(savepoint=False):
+        head_id, last_seq, last_hash = _lock_head(key)
+        event = AuditEvent(chain=key, seq=last_seq + 1, prev_hash=last_hash, created_at=timezone.now(), **fields)
         event.hash = compute_hash(event)
         event.save()
-        head.last_seq, head.last_hash = event.seq, event.hash
-        head.save(update_fields=["last_seq", "last_hash"])
+        with connection.cursor() as cursor:
+            cursor.execute(_HEAD_MOVE_SQL, [event.seq, event.hash, head_id])
     return event

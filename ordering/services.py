@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 
 from audit.services import audit_record
 from config.money import money
-from stores.models import DiningTable, Dish, FulfilmentMode, Option, Store, StoreDishOverride
+from stores.models import DiningTable, Dish, FulfilmentMode, Option, OptionGroup, Store, StoreDishOverride
 from stores.selectors import distance_km, local_now, store_ids_visible_to, store_is_open_now
 from stores.services import SoldOut, stock_release, stock_reserve
 
@@ -60,6 +60,20 @@ MAX_PORTIONS = 200  # per order
 NOTE_MAX = 200
 PICKUP_CODE_ATTEMPTS = 20
 EXPIRY_BATCH = 200
+_DISH_GROUPS = Dish.option_groups.through  # dish <-> option group links
+# The dishes of an order on the brand's menu, each with this store's override row (if any) and
+# whether it has option groups: one statement. Parameters: store id, brand id, then the dish ids.
+_DISHES_SQL = (
+    "SELECT " + ", ".join(f"d.{field.column}" for field in Dish._meta.concrete_fields) + ", "  # noqa: S608
+    "o.id AS override_pk, o.price AS override_price, o.is_available AS override_available, "
+    "o.stock AS override_stock, "
+    f"EXISTS (SELECT 1 FROM {connection.ops.quote_name(_DISH_GROUPS._meta.db_table)} g "
+    "WHERE g.dish_id = d.id) AS has_groups "
+    f"FROM {connection.ops.quote_name(Dish._meta.db_table)} d "
+    f"LEFT JOIN {connection.ops.quote_name(StoreDishOverride._meta.db_table)} o "
+    "ON o.dish_id = d.id AND o.store_id = %%s "
+    "WHERE d.brand_id = %%s AND d.is_active AND d.id IN (%(ids)s)"
+)
 
 
 @dataclass(frozen=True)
@@ -123,40 +137,65 @@ def _clean_lines(lines: Sequence[LineRequest]) -> list[LineRequest]:
     return list(lines)
 
 
-def _price_lines(store: Store, lines: list[LineRequest]) -> list[_PricedLine]:
-    """Load the dishes and options asked for, check they belong to this store's menu, price them."""
+def _price_lines(store: Store, lines: list[LineRequest]) -> tuple[list[_PricedLine], dict[int, dict]]:
+    """Load the dishes and options asked for, check they belong to this store's menu, price them.
+
+    Returns the priced lines and the store's override rows of these dishes (dish id ->
+    ``{"pk", "price", "is_available", "stock"}``, for ``stock_reserve``). The dishes and their
+    overrides are one query; option groups and options are read only for dishes that have groups
+    (options only when a line chooses some).
+    """
     dish_ids = {line.dish_id for line in lines}
-    dishes = {
-        dish.pk: dish
-        for dish in Dish.objects.filter(pk__in=dish_ids, brand_id=store.brand_id, is_active=True)
-        .prefetch_related("option_groups__options")
-    }
+    # Plain SQL, as Dish instances: on the hot path the ORM would spend more building it than running it.
+    sql = _DISHES_SQL % {"ids": ", ".join(["%s"] * len(dish_ids))}
+    dishes = {dish.pk: dish for dish in Dish.objects.raw(sql, [store.pk, store.brand_id, *sorted(dish_ids)])}
     missing = dish_ids - dishes.keys()
     if missing:
         raise OrderInvalid(_("A dish in your order is not on this store's menu."))
     overrides = {
-        dish_id: (price, available, stock)
-        for dish_id, price, available, stock in StoreDishOverride.objects.filter(
-            store_id=store.pk, dish_id__in=dish_ids
-        ).values_list("dish_id", "price", "is_available", "stock")
+        dish.pk: {
+            "pk": dish.override_pk,
+            "price": None if dish.override_price is None else money(Decimal(str(dish.override_price))),
+            "is_available": bool(dish.override_available),
+            "stock": dish.override_stock,
+        }
+        for dish in dishes.values()
+        if dish.override_pk is not None
     }
     wanted: dict[int, int] = {}
     for line in lines:
         wanted[line.dish_id] = wanted.get(line.dish_id, 0) + line.quantity
     sold_out = []
     for dish_id, quantity in wanted.items():
-        _price, available, stock = overrides.get(dish_id, (None, True, None))
-        if not available or (stock is not None and stock < quantity):
+        row = overrides.get(dish_id)
+        if row is not None and (not row["is_available"] or (row["stock"] is not None and row["stock"] < quantity)):
             sold_out.append(dish_id)
     if sold_out:
         names = ", ".join(sorted(dishes[d].name for d in sold_out))
         raise SoldOut(_("Sold out or not enough left: %(dishes)s.") % {"dishes": names}, dish_ids=sold_out)
 
+    # Option groups (in their menu order) of the dishes that have any, and their options when chosen.
+    groups_of: dict[int, list[OptionGroup]] = {}
+    options_of: dict[int, list[Option]] = {}
+    with_groups = [dish.pk for dish in dishes.values() if dish.has_groups]
+    if with_groups:
+        for link in (
+            _DISH_GROUPS.objects.filter(dish_id__in=with_groups)
+            .select_related("optiongroup")
+            .order_by("optiongroup__sort_order", "optiongroup__id")
+        ):
+            groups_of.setdefault(link.dish_id, []).append(link.optiongroup)
+        if any(line.option_ids and line.dish_id in groups_of for line in lines):
+            group_by_id = {group.pk: group for groups in groups_of.values() for group in groups}
+            for option in Option.objects.filter(group_id__in=list(group_by_id)):
+                option.group = group_by_id[option.group_id]
+                options_of.setdefault(option.group_id, []).append(option)
+
     priced = []
     for line in lines:
         dish = dishes[line.dish_id]
-        groups = {group.pk: group for group in dish.option_groups.all()}
-        by_id = {option.pk: option for group in groups.values() for option in group.options.all()}
+        groups = {group.pk: group for group in groups_of.get(dish.pk, ())}
+        by_id = {option.pk: option for group_id in groups for option in options_of.get(group_id, ())}
         if len(set(line.option_ids)) != len(line.option_ids):
             raise OrderInvalid(_("An option was chosen twice for %(dish)s.") % {"dish": dish.name})
         chosen = []
@@ -176,11 +215,11 @@ def _price_lines(store: Store, lines: list[LineRequest]) -> list[_PricedLine]:
                     _("Choose at most %(n)d of %(group)s for %(dish)s.")
                     % {"n": group.max_choices, "group": group.name, "dish": dish.name}
                 )
-        override_price = overrides.get(dish.pk, (None, True, None))[0]
+        override_price = overrides.get(dish.pk, {}).get("price")
         base = override_price if override_price is not None else dish.price
         chosen.sort(key=lambda o: (o.group_id, o.sort_order, o.pk))
         priced.append(_PricedLine(dish=dish, quantity=line.quantity, options=chosen, base_price=base))
-    return priced
+    return priced, overrides
 
 
 def _check_fulfilment(
@@ -242,7 +281,8 @@ def _next_number(store_id: int, business_date) -> int:
 
 
 def _existing_for_key(scope: str, key: str, fingerprint: str) -> Order | None:
-    existing = Order.objects.filter(idempotency_scope=scope, idempotency_key=key).first()
+    # At most one row (the unique index on scope and key, which this uses): no ORDER BY needed.
+    existing = next(iter(Order.objects.filter(idempotency_scope=scope, idempotency_key=key).order_by()[:1]), None)
     if existing is None:
         return None
     if existing.request_fingerprint != fingerprint:
@@ -269,6 +309,19 @@ def _order_event(order: Order, action: str, *, actor, ip=None, reason: str = "",
 def _save_transition(order: Order, actor) -> None:
     order._history_user = _actor_or_none(actor)
     order.save()
+
+
+def _keep_lines(order: Order, lines: list[OrderLine]) -> None:
+    """Leave the new order's lines on it as if prefetched, so ``order.lines.all()`` needs no query.
+
+    The same as ``prefetch_related_objects`` stores (a queryset holding its results); the lines
+    are the rows just inserted, in position order. Any other query on ``order.lines`` still reads
+    the database.
+    """
+    queryset = order.lines.all()
+    queryset._result_cache = list(lines)
+    queryset._prefetch_done = True
+    order.__dict__.setdefault("_prefetched_objects_cache", {})["lines"] = queryset
 
 
 def order_submit(
@@ -325,7 +378,7 @@ def order_submit(
     table, distance, delivery_fee = _check_fulfilment(
         store, fulfilment, table=table, address=address, latitude=latitude, longitude=longitude
     )
-    priced = _price_lines(store, lines)
+    priced, overrides = _price_lines(store, lines)
     subtotal = money(sum((line.unit_price * line.quantity for line in priced), Decimal("0")))
     total = money(subtotal + delivery_fee)
     business_date = local_now(now).date()
@@ -335,7 +388,7 @@ def order_submit(
 
     try:
         with transaction.atomic():
-            stock_left = stock_reserve(store=store, quantities=reserved)
+            stock_left = stock_reserve(store=store, quantities=reserved, overrides=overrides)
             order = Order(
                 brand_id=store.brand_id,
                 store=store,
@@ -362,7 +415,7 @@ def order_submit(
             )
             order._history_user = customer
             order.save(force_insert=True)
-            OrderLine.objects.bulk_create([
+            order_lines = OrderLine.objects.bulk_create([
                 OrderLine(
                     brand_id=store.brand_id,
                     order=order,
@@ -404,6 +457,7 @@ def order_submit(
             if existing is not None:
                 return SubmitResult(existing, created=False)
         raise
+    _keep_lines(order, order_lines)
     return SubmitResult(order, created=True)
 
 

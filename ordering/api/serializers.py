@@ -132,6 +132,10 @@ class OrderLineSerializer(serializers.Serializer):
         ]
 
 
+# One unbound field formats every money fact (its ``to_representation`` keeps no state).
+_MONEY = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
 class OrderMoneySerializer(serializers.Serializer):
     paid = serializers.DecimalField(max_digits=12, decimal_places=2)
     due = serializers.DecimalField(max_digits=12, decimal_places=2)
@@ -175,7 +179,11 @@ class OrderSerializer(OrderSummarySerializer):
 
     @extend_schema_field(OrderMoneySerializer)
     def get_money(self, order: Order) -> dict:
+        # What ``OrderMoneySerializer(...).data`` gives, without building a serializer per order.
         money = self.context["money"]
-        return OrderMoneySerializer(
-            {"paid": money.paid, "due": money.due, "refunded": money.refunded, "refundable": money.refundable}
-        ).data
+        return {
+            "paid": _MONEY.to_representation(money.paid),
+            "due": _MONEY.to_representation(money.due),
+            "refunded": _MONEY.to_representation(money.refunded),
+            "refundable": _MONEY.to_representation(money.refundable),
+        }

@@ -7,6 +7,7 @@ Each view validates its input, makes one service call and renders the result. Re
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from django.db.models import Prefetch, prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
@@ -84,10 +85,21 @@ class OrderPagination(LimitOffsetPagination):
     max_limit = 100
 
 
-def order_representation(order: Order) -> dict:
-    """The order as ``OrderSerializer`` renders it: lines (one query unless prefetched) and money facts."""
+def order_representation(order: Order, *, money: selectors.OrderMoney | None = None) -> dict:
+    """The order as ``OrderSerializer`` renders it: lines (one query unless prefetched) and money facts.
+
+    ``money`` when the caller knows them already (an order just submitted has no payment yet);
+    otherwise they are read (``order_money``).
+    """
     prefetch_related_objects([order], Prefetch("lines", queryset=OrderLine.objects.order_by("position")))
-    return OrderSerializer(order, context={"money": selectors.order_money(order)}).data
+    if money is None:
+        money = selectors.order_money(order)
+    return OrderSerializer(order, context={"money": money}).data
+
+
+def _unpaid(order: Order) -> selectors.OrderMoney:
+    """The money facts of an order created by this very request: nothing paid or refunded yet."""
+    return selectors.OrderMoney(total=order.total, paid=Decimal("0.00"), refunded=Decimal("0.00"))
 
 
 ORDER_ID = OpenApiParameter("order_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="Order id.")
@@ -158,8 +170,11 @@ class OrderListCreateApi(generics.ListAPIView):
             actor=request.user, store=store, source=OrderSource.API, idempotency_key=key, ip=client_ip(request),
             **serializer.service_fields(),
         )
+        order = result.order
+        # A new order's lines are on it already (the service keeps them) and nothing is paid yet;
+        # a replay reads both.
         return Response(
-            order_representation(result.order),
+            order_representation(order, money=_unpaid(order) if result.created else None),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
