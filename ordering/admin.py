@@ -181,10 +181,10 @@ class OrderAdmin(ReadOnlyScopedAdmin):
             return queryset, False
         query = Q(pickup_code=term)
         number = term.lstrip("#")
-        if number.isdigit() and len(number) <= 9:
+        if number.isascii() and number.isdigit() and len(number) <= 9:
             query |= Q(number=int(number))
         phone = normalize_phone(term)
-        if phone.isdigit() and len(phone) >= 4:
+        if phone.isascii() and phone.isdigit() and len(phone) >= 4:
             query |= Q(customer__phone__endswith=phone)
         return queryset.filter(query), False
 

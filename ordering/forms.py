@@ -55,7 +55,7 @@ class CartAddForm(forms.Form):
             raise forms.ValidationError(_("Too many options chosen."), code="options")
         option_ids = []
         for value in values:
-            if not value.isdigit() or len(value) > 18:
+            if not (value.isascii() and value.isdigit()) or len(value) > 18:
                 raise forms.ValidationError(_("Choose options from the list."), code="options")
             option_ids.append(int(value))
         cleaned["option_ids"] = option_ids

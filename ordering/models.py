@@ -83,6 +83,8 @@ class Order(FSMRefreshMixin, models.Model):
     idempotency_scope = models.CharField(max_length=40, blank=True)
     idempotency_key = models.CharField(max_length=100, blank=True)
     request_fingerprint = models.CharField(max_length=64, blank=True)
+    # {dish id: portions} taken from limited stock at submit; exactly this comes back on cancel.
+    stock_reserved = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("ordered at"), default=timezone.now)
     expires_at = models.DateTimeField(_("pay before"))
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
@@ -92,7 +94,9 @@ class Order(FSMRefreshMixin, models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancel_reason = models.CharField(_("cancel reason"), max_length=10, choices=CancelReason.choices, blank=True)
 
-    history = HistoricalRecords(bases=[FSMRefreshMixin], excluded_fields=["request_fingerprint"])
+    # The pickup code stays out of the history: any staff member may read an order's history,
+    # and the code is what hands the food over.
+    history = HistoricalRecords(bases=[FSMRefreshMixin], excluded_fields=["request_fingerprint", "pickup_code"])
 
     class Meta:
         verbose_name = _("order")

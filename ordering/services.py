@@ -2,9 +2,10 @@
 
 Lock order, the same in every service, so two of them never wait on each other in a circle:
 
-1. stock rows (``StoreDishOverride``, dish id order; only ``order_submit`` and stock release),
+1. stock rows (``StoreDishOverride``, dish id order; ``order_submit``),
 2. the order number counter of the store and day (``order_submit`` only),
-3. the order row (``select_for_update``),
+3. the order row (``select_for_update``); cancel and expiry then give stock back under it, in
+   dish id order (no service waits for an order row while holding stock rows, so this is safe),
 4. payment rows, then wallet rows (gift card, subsidy; the payments services),
 5. the audit chain: always the last write (``audit_record``).
 
@@ -410,6 +411,7 @@ def order_submit(
                 idempotency_scope=scope if key else "",
                 idempotency_key=key,
                 request_fingerprint=fingerprint,
+                stock_reserved={str(d): n for d, n in reserved.items() if stock_left.get(d) is not None},
                 created_at=now,
                 expires_at=now + timedelta(minutes=store.brand.order_expiry_minutes),
             )
@@ -484,8 +486,11 @@ def order_mark_paid(*, order: Order, actor, at=None) -> dict:
     if order.status != OrderStatus.PENDING_PAYMENT:
         raise OrderStateConflict(_("This order is not awaiting payment."))
     at = at or timezone.now()
+    # Unique per store and day in the database; also kept apart from the previous day's codes,
+    # because redemption accepts yesterday's codes in the early hours (late orders).
+    days = (order.business_date - timedelta(days=1), order.business_date)
     taken = set(
-        Order.objects.filter(store_id=order.store_id, business_date=order.business_date)
+        Order.objects.filter(store_id=order.store_id, business_date__in=days)
         .exclude(pickup_code="")
         .values_list("pickup_code", flat=True)
     )
@@ -573,7 +578,7 @@ def order_redeem(*, actor, store: Store, pickup_code: str, ip: str | None = None
     _check_staff_store(actor, store.pk)
     # NFKC turns full-width digits (１２３４５６, typed on a Chinese keyboard) into 123456.
     code = unicodedata.normalize("NFKC", pickup_code or "").strip()
-    if len(code) != 6 or not code.isdigit():
+    if len(code) != 6 or not (code.isascii() and code.isdigit()):
         raise PickupCodeInvalid(_("A pickup code is 6 digits."), code="malformed")
     now = now or timezone.now()
     today = local_now(now).date()
@@ -625,18 +630,14 @@ def order_redeem(*, actor, store: Store, pickup_code: str, ip: str | None = None
     return order
 
 
-def _release_stock(order: Order) -> dict[int, int]:
-    quantities: dict[int, int] = {}
-    for dish_id, quantity in order.lines.exclude(dish_id=None).values_list("dish_id", "quantity"):
-        quantities[dish_id] = quantities.get(dish_id, 0) + quantity
-    return quantities
-
-
 def _cancel_locked(order: Order, *, actor, reason: str, ip=None, now=None) -> Order:
-    quantities = _release_stock(order)
+    # Exactly what the submit took: dishes with unlimited stock then get nothing back, even if
+    # a limit was set since. An order from an earlier business day predates the nightly restore.
+    quantities = {int(dish_id): quantity for dish_id, quantity in (order.stock_reserved or {}).items()}
+    before_restore = order.business_date < local_now(now).date()
     order.cancel(reason=reason, at=now)
     _save_transition(order, actor)
-    stock_release(store_id=order.store_id, quantities=quantities)
+    stock_release(store_id=order.store_id, quantities=quantities, skip_daily=before_restore)
     audit_record(**_order_event(
         order, "order.expired" if reason == CancelReason.EXPIRED else "order.cancelled",
         actor=actor, ip=ip, reason=reason,
@@ -645,9 +646,13 @@ def _cancel_locked(order: Order, *, actor, reason: str, ip=None, now=None) -> Or
     return order
 
 
+# Payment statuses (payments owns the model) whose money has arrived or may still arrive.
+PAYMENT_HOLDS_MONEY = ("succeeded", "created", "pending", "unknown")
+
+
 def _has_money(order: Order) -> bool:
     """Whether any payment of the order succeeded or may still succeed (the payments rows)."""
-    return order.payments.filter(status__in=("succeeded", "pending", "unknown")).exists()
+    return order.payments.filter(status__in=PAYMENT_HOLDS_MONEY).exists()
 
 
 def order_cancel(*, actor, order_id, ip: str | None = None) -> Order:
@@ -702,7 +707,7 @@ def orders_expire_due(*, now=None, limit: int = EXPIRY_BATCH) -> int:
     due = list(
         Order.objects.filter(status=OrderStatus.PENDING_PAYMENT, expires_at__lte=now)
         # Orders that ``_has_money`` keeps would fill every batch and starve the rest.
-        .exclude(payments__status__in=("succeeded", "pending", "unknown"))
+        .exclude(payments__status__in=PAYMENT_HOLDS_MONEY)
         .order_by("expires_at")
         .values_list("pk", flat=True)[:limit]
     )

@@ -32,7 +32,7 @@ from stores.models import Brand
 from .errors import AmountInvalid
 from .gateways import registry
 from .models import GiftCard, GiftCardEntry, Payment
-from .services import gift_card_issue, gift_card_top_up
+from .services import gift_card_issue, gift_card_set_active, gift_card_top_up
 
 
 def _masked_account(value: str) -> str:
@@ -192,7 +192,7 @@ class GiftCardAdmin(RoleAccessMixin, ScopedAdmin):
         term = normalize_phone(search_term.strip())
         if not term:
             return queryset, False
-        if not term.isdigit():
+        if not (term.isascii() and term.isdigit()):
             return queryset.none(), False
         return queryset.filter(Q(code__endswith=term) | Q(owner__phone__endswith=term)), False
 
@@ -214,10 +214,8 @@ class GiftCardAdmin(RoleAccessMixin, ScopedAdmin):
     def save_model(self, request, obj, form, change):
         """Only the on/off switch is editable; write that column alone, so that a payment taking
         money from the card at the same moment is never overwritten with a stale balance."""
-        editable = [name for name in form.changed_data if name == "is_active"]
-        if editable:
-            obj._history_user = request.user
-            obj.save(update_fields=editable)
+        if "is_active" in form.changed_data:
+            gift_card_set_active(actor=request.user, card_id=obj.pk, active=obj.is_active, ip=client_ip(request))
 
     # columns -----------------------------------------------------------------
 

@@ -172,11 +172,11 @@ def table_page(request, store_code: str, table: str):
     """A table's QR code: bind the store's cart to the table (dine-in) and show the menu."""
     store = store_or_404(store_code)
     found = None
-    if len(table) <= 16 and store.offers_dine_in:
+    if len(table) <= 16 and "\x00" not in table and store.offers_dine_in:
         found = DiningTable.objects.filter(store=store, code=table, is_active=True).only("code").first()
     if found is None:
-        return render(request, "ordering/cart_table_not_found.html", {"store": store, "table": table[:16]},
-                      status=404)
+        shown = table[:16].replace("\x00", "")
+        return render(request, "ordering/cart_table_not_found.html", {"store": store, "table": shown}, status=404)
     cart = Cart(request.session, store.code)
     cart.bind_table(found.code)
     cart.save()

@@ -40,6 +40,7 @@ class Gateway:
     label = ""
     wallet: bool = False  # settles inside our transaction
     staff_only: bool = False  # recorded by store staff (payment at the counter)
+    partial: bool = False  # may pay part of what is left (split payment); none may yet
 
     def available(self, *, order, user) -> bool:
         """Whether ``user`` may pay ``order`` with this channel (store settings, membership...)."""

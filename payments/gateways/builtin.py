@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from ..errors import GiftCardInvalid
+from ..errors import GiftCardInvalid, InsufficientBalance
 from ..ledger import gift_card_append, gift_card_lock
 from ..models import GiftCard, GiftCardEntryKind
 from . import Gateway, registry
@@ -46,6 +46,10 @@ class GiftCardGateway(Gateway):
         card = gift_card_lock(card_id=self._card_id(payment=payment, params=params, actor=actor))
         if not card.is_active:
             raise GiftCardInvalid()
+        typed_number = card.owner_id is None or card.owner_id != getattr(actor, "pk", None)
+        if typed_number and card.balance < payment.amount:
+            # Do not tell whoever typed a number what is on the card.
+            raise InsufficientBalance(_("This gift card does not have enough on it for this order."))
         payment.gift_card = card
         gift_card_append(
             card=card, kind=GiftCardEntryKind.PAYMENT, amount=-payment.amount, actor=actor, payment=payment,
@@ -62,6 +66,11 @@ class CounterGateway(Gateway):
     label = gettext_lazy("Paid at the counter")
     wallet = True
     staff_only = True
+
+    def available(self, *, order, user) -> bool:
+        """Only kiosk orders are paid at the counter: an order a customer placed online is paid
+        by the customer, so a member of staff cannot mark it paid without money."""
+        return order.customer_id is None and order.source == "kiosk"
 
     def settle(self, *, payment, params: dict, actor) -> None:
         payment.succeed(provider_trade_no=str(params.get("reference", ""))[:64])

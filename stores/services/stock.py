@@ -79,13 +79,17 @@ def stock_reserve(
     return left
 
 
-def stock_release(*, store_id: int, quantities: Mapping[int, int]) -> None:
-    """Give reserved portions back (cancel, expiry, refund before preparation).
+def stock_release(*, store_id: int, quantities: Mapping[int, int], skip_daily: bool = False) -> None:
+    """Give reserved portions back (cancel, expiry, refund before preparation), in dish id order.
 
-    Dishes with unlimited stock (no override, or an empty stock) need nothing back.
+    ``quantities`` must be what ``stock_reserve`` actually took (dishes whose stock was limited
+    then). Dishes whose stock is unlimited now need nothing back. ``skip_daily``: the portions
+    were taken before the last nightly restore, which already reset the dishes that have a daily
+    stock, so those get nothing back (the others still do).
     """
     now = timezone.now()
     for dish_id in sorted(quantities):
-        StoreDishOverride.objects.filter(store_id=store_id, dish_id=dish_id, stock__isnull=False).update(
-            stock=F("stock") + quantities[dish_id], updated_at=now
-        )
+        rows = StoreDishOverride.objects.filter(store_id=store_id, dish_id=dish_id, stock__isnull=False)
+        if skip_daily:
+            rows = rows.filter(daily_stock__isnull=True)
+        rows.update(stock=F("stock") + quantities[dish_id], updated_at=now)

@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from audit.models import AuditEvent
 from ordering.models import Order, OrderStatus
-from ordering.services import order_cancel
+from ordering.services import LineRequest, order_cancel
 from payments.api.views import _fingerprint, _idempotency_slot
 from payments.models import GiftCard, GiftCardEntry, Payment, PaymentStatus
 from payments.services import gift_card_issue, gift_card_top_up
@@ -109,16 +109,16 @@ def test_pay_with_an_unbound_card_by_its_number(client, order, brand):
     assert card.balance == Decimal("5.00")
 
 
-def test_split_payment(client, order, card):
-    first = pay(client, order.pk, {"channel": "gift_card", "gift_card": card.pk, "amount": "12.50"})
-    assert first.status_code == 201
-    assert first.json()["payment"]["amount"] == "12.50"
-    assert first.json()["order"] == {"id": str(order.pk), "status": "pending_payment", "pickup_code": None}
+def test_part_payment_is_refused_until_split_payment_exists(client, order, card):
+    before = state()
+    part = pay(client, order.pk, {"channel": "gift_card", "gift_card": card.pk, "amount": "12.50"})
+    assert part.status_code == 409
+    assert part.json()["code"] == "partial_not_allowed"
+    assert state() == before
 
-    rest = pay(client, order.pk, {"channel": "gift_card", "gift_card": card.pk})
-    assert rest.status_code == 201
-    assert rest.json()["payment"]["amount"] == "32.50"
-    assert rest.json()["order"]["status"] == "paid"
+    whole = pay(client, order.pk, {"channel": "gift_card", "gift_card": card.pk, "amount": "45.00"})
+    assert whole.status_code == 201
+    assert whole.json()["order"]["status"] == "paid"
     card.refresh_from_db()
     assert card.balance == Decimal("55.00")
 
@@ -138,7 +138,7 @@ def test_two_identical_posts_charge_once(client, order, card):
 
 
 def test_idempotency_key_replay_returns_the_same_payment(client, order, card):
-    data = {"channel": "gift_card", "gift_card": card.pk, "amount": "10.00"}
+    data = {"channel": "gift_card", "gift_card": card.pk}
     first = pay(client, order.pk, data, key="pay-1")
     after_first = state()
 
@@ -146,7 +146,7 @@ def test_idempotency_key_replay_returns_the_same_payment(client, order, card):
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json()["payment"]["id"] == first.json()["payment"]["id"]
-    assert state() == after_first  # a partial payment replayed is not taken twice
+    assert state() == after_first  # a payment replayed is not taken twice
 
     other_body = pay(client, order.pk, {**data, "amount": "11.00"}, key="pay-1")
     assert other_body.status_code == 409
@@ -154,8 +154,9 @@ def test_idempotency_key_replay_returns_the_same_payment(client, order, card):
     assert state() == after_first
 
     new_key = pay(client, order.pk, data, key="pay-2")
-    assert new_key.status_code == 201
-    assert Payment.objects.count() == 2
+    assert new_key.status_code == 409
+    assert new_key.json()["code"] == "already_paid"
+    assert Payment.objects.count() == 1
 
 
 def test_a_refused_payment_releases_its_key(client, order, customer, brand):
@@ -324,7 +325,13 @@ def test_counter_channel_is_for_staff_only(client, order, api_client, store, sto
     assert state() == before
 
     api_client.force_authenticate(store_manager)
-    response = pay(api_client, order.pk, {"channel": "counter", "reference": "POS-0001"})
+    online = pay(api_client, order.pk, {"channel": "counter", "reference": "POS-0001"})
+    assert online.status_code == 409  # a customer's online order is paid by the customer
+    assert state() == before
+
+    dumplings = order.lines.get(dish_code="dumplings").dish_id
+    kiosk_order = submit(None, store, None, lines=[LineRequest(dumplings, 1)], source="kiosk")
+    response = pay(api_client, kiosk_order.pk, {"channel": "counter", "reference": "POS-0001"})
     assert response.status_code == 201
     assert response.json()["order"]["status"] == "paid"
     payment = Payment.objects.get()

@@ -119,29 +119,14 @@ def test_invalid_amounts_are_refused(amount, customer, order, card):
     assert _balance(card) == Decimal("100.00")
 
 
-def test_two_partial_payments_pay_the_order(customer, order, card):
-    first = _pay(customer, order, card, amount=Decimal("20.00"))
-    assert first.order_paid is False and first.payment.status == PaymentStatus.SUCCEEDED
-    order = Order.objects.get(pk=order.pk)
-    assert order.status == OrderStatus.PENDING_PAYMENT and order.pickup_code == ""
-    assert order_amount_due(order) == Decimal("25.00")
-    assert not AuditEvent.objects.filter(action="order.paid").exists()
-
-    second = _pay(customer, order, card)  # the rest by default
-    assert second.order_paid is True and second.payment.amount == Decimal("25.00")
-    assert Order.objects.get(pk=order.pk).status == OrderStatus.PAID
-    assert _balance(card) == Decimal("55.00")
-    assert list(GiftCardEntry.objects.filter(card=card).order_by("pk").values_list("amount", flat=True)) == [
-        Decimal("100.00"), Decimal("-20.00"), Decimal("-25.00"),
-    ]
-
-
-def test_split_between_two_cards(customer, order, card, brand):
-    small = gift_card_for(customer, brand, "30.00")
-    _pay(customer, order, small, amount="30")
-    result = _pay(customer, order, card)
-    assert result.order_paid and result.payment.amount == Decimal("15.00")
-    assert (_balance(small), _balance(card)) == (Decimal("0.00"), Decimal("85.00"))
+def test_paying_part_of_what_is_left_is_refused_for_now(customer, order, card):
+    """Until split payment settles every part in one checkout, a part payment could leave money
+    taken on an order that then expires; so a payment covers what is left."""
+    _refused(lambda: _pay(customer, order, card, amount=Decimal("20.00")), PaymentNotAllowed,
+             code="partial_not_allowed")
+    assert _balance(card) == Decimal("100.00") and not Payment.objects.exists()
+    result = _pay(customer, order, card, amount=Decimal("45.00"))
+    assert result.order_paid is True and _balance(card) == Decimal("55.00")
 
 
 def test_insufficient_balance_writes_nothing(customer, order, brand, english):
@@ -237,7 +222,15 @@ def test_counter_is_refused_for_staff_of_another_store(order, brand):
     _refused(lambda: _pay(elsewhere, order, channel="counter"), PaymentNotAllowed, code="not_yours")
 
 
-def test_counter_is_allowed_for_store_staff(order, store_manager):
+def test_counter_is_only_for_kiosk_orders(order, store_manager):
+    """Staff cannot mark a customer's online order paid without money."""
+    with pytest.raises(PaymentNotAllowed):
+        _pay(store_manager, order, channel="counter", params={"reference": "POS-0001"})
+    assert not Payment.objects.exists() and Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
+
+
+def test_counter_is_allowed_for_store_staff(store, menu, store_manager):
+    order = submit(None, store, menu, lines=[LineRequest(menu.dumplings.pk, 2)], source=OrderSource.KIOSK)
     result = _pay(store_manager, order, channel="counter", params={"reference": "POS-0001"})
     assert result.order_paid and result.payment.provider_trade_no == "POS-0001"
     assert result.payment.created_by == store_manager
@@ -384,12 +377,3 @@ def test_a_card_id_that_is_not_a_number_is_an_invalid_card(card_id, customer, or
     with pytest.raises(GiftCardInvalid):
         payment_create(actor=customer, order_id=order.pk, channel="gift_card", params={"gift_card": card_id})
     assert _balance(card) == Decimal("100.00") and not Payment.objects.exists()
-
-
-def test_a_partly_paid_order_can_be_completed_after_its_time(customer, order, card):
-    _pay(customer, order, card, amount=Decimal("20.00"))
-    late = order.expires_at + timedelta(minutes=5)
-    result = payment_create(actor=customer, order_id=order.pk, channel="gift_card",
-                            params={"gift_card": card.pk}, now=late)
-    assert result.order_paid is True
-    assert _balance(card) == Decimal("55.00")
