@@ -7,12 +7,8 @@ the order's row lock (``already_paid`` / ``over_total``); the page only turns th
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -32,13 +28,12 @@ from .forms import ANOTHER_CARD, GIFT_CARD, GiftCardBindForm, PayForm
 from .gateways import registry
 from .models import GiftCard, GiftCardEntry
 from .services import gift_card_bind, order_amount_due, payment_create
+from .throttles import BIND_ATTEMPTS_PER_WINDOW, CardNumberThrottle
 
 # Orders paid from this browser for a kiosk (no customer): their receipt shows the pickup code.
 KIOSK_RECEIPTS_SESSION_KEY = "payments_kiosk_receipts"
 KIOSK_RECEIPTS_KEPT = 20
 
-BIND_ATTEMPTS_PER_WINDOW = 10
-BIND_WINDOW_SECONDS = 60 * 60
 RECENT_ENTRIES = 10
 
 
@@ -96,7 +91,15 @@ def order_pay(request, order_id):
 
     if request.method == "POST":
         form = PayForm(request.POST, channels=channels, cards=cards)
-        if form.is_valid():
+        typed = form.is_valid() and "gift_card_code" in form.payment_params()
+        numbers = CardNumberThrottle(request.user)
+        if typed and numbers.blocked():
+            form.add_error(
+                None, _("Too many card numbers tried. Use a card bound to your account, or try again later.")
+            )
+        elif form.is_valid():
+            if typed:
+                numbers.hit()
             try:
                 result = payment_create(
                     actor=request.user, order_id=order.pk, channel=form.cleaned_data["channel"],
@@ -150,36 +153,6 @@ def order_pay(request, order_id):
 # --- The customer's gift cards ---
 
 
-class BindThrottle:
-    """At most ``BIND_ATTEMPTS_PER_WINDOW`` card numbers tried per user per hour, counted in the
-    default cache (Redis in production, shared by every web process), so that nobody can
-    try numbers until one binds."""
-
-    def __init__(self, user):
-        self.count_key = f"payments:gift-card-bind:{user.pk}:count"
-        self.start_key = f"payments:gift-card-bind:{user.pk}:start"
-
-    def attempts(self) -> int:
-        return int(cache.get(self.count_key) or 0)
-
-    def blocked(self) -> bool:
-        return self.attempts() >= BIND_ATTEMPTS_PER_WINDOW
-
-    def retry_at(self) -> datetime | None:
-        started = cache.get(self.start_key)
-        if started is None:
-            return None
-        return datetime.fromtimestamp(float(started) + BIND_WINDOW_SECONDS, tz=UTC)
-
-    def hit(self) -> None:
-        cache.add(self.start_key, time.time(), BIND_WINDOW_SECONDS)
-        if not cache.add(self.count_key, 1, BIND_WINDOW_SECONDS):
-            try:
-                cache.incr(self.count_key)
-            except ValueError:  # expired between add and incr
-                cache.add(self.count_key, 1, BIND_WINDOW_SECONDS)
-
-
 def _cards_of(user) -> list[GiftCard]:
     """The user's bound cards, each with its last ledger entries (``recent_entries``): three queries."""
     recent = GiftCardEntry.objects.order_by("-created_at", "-pk")[:RECENT_ENTRIES]
@@ -195,7 +168,7 @@ def _cards_of(user) -> list[GiftCard]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def gift_cards(request):
-    throttle = BindThrottle(request.user)
+    throttle = CardNumberThrottle(request.user)
     status = 200
     if request.method == "POST":
         form = GiftCardBindForm(request.POST)

@@ -21,7 +21,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import ErrorSerializer
+from config.api import DomainError, ErrorSerializer
 from config.net import client_ip
 from ordering.api.serializers import PICKUP_CODE_VISIBLE
 from ordering.api.views import ORDER_ID, idempotency_key_from, idempotency_key_parameter
@@ -29,6 +29,7 @@ from ordering.errors import IdempotencyConflict
 from payments.gateways import PaymentAction
 from payments.models import Payment
 from payments.services import payment_create
+from payments.throttles import CardNumberThrottle
 
 from .serializers import PaymentCreateInputSerializer, PaymentCreateOutputSerializer
 
@@ -128,6 +129,14 @@ class OrderPaymentCreateApi(APIView):
             replay = _replayed(slot, _fingerprint(order_id, data), request.user)
             if replay is not None:
                 return Response(replay, status=status.HTTP_200_OK)
+        if data.get("gift_card_code"):
+            numbers = CardNumberThrottle(request.user)
+            if numbers.blocked():
+                if slot is not None:
+                    cache.delete(slot)
+                raise DomainError(_("Too many card numbers tried; try again later."), code="throttled",
+                                  status_code=429)
+            numbers.hit()
         try:
             result = payment_create(
                 actor=request.user, order_id=order_id, channel=data["channel"], params=serializer.service_params(),

@@ -411,3 +411,13 @@ def test_simultaneous_identical_payments_charge_once(customer, order, card, key)
     card.refresh_from_db()
     assert card.balance == Decimal("55.00")
     assert GiftCardEntry.objects.filter(card=card).count() == 2
+
+
+def test_typed_card_numbers_are_limited_per_hour(client, order, card):
+    from payments.throttles import BIND_ATTEMPTS_PER_WINDOW
+
+    for i in range(BIND_ATTEMPTS_PER_WINDOW):
+        assert pay(client, order.pk, {"channel": "gift_card", "gift_card_code": f"{i:016d}"}).status_code == 400
+    limited = pay(client, order.pk, {"channel": "gift_card", "gift_card_code": card.code})
+    assert limited.status_code == 429 and limited.json()["code"] == "throttled"
+    assert Payment.objects.count() == 0

@@ -19,7 +19,7 @@ from ordering.services import order_cancel
 from payments.errors import PaymentNotAllowed
 from payments.models import GiftCard, GiftCardEntry, GiftCardEntryKind, Payment, PaymentStatus
 from payments.services import gift_card_issue, gift_card_top_up, payment_create
-from payments.views import BIND_ATTEMPTS_PER_WINDOW
+from payments.throttles import BIND_ATTEMPTS_PER_WINDOW
 from tests.accounts.factories import UserFactory
 from tests.ordering.factories import Menu, gift_card_for, submit
 
@@ -400,3 +400,16 @@ def test_gift_cards_page_needs_a_login(client):
 def test_gift_cards_page_empty(en_client):
     html = en_client.get(gift_cards_url()).content.decode()
     assert "You have no gift cards yet." in html
+
+
+def test_paying_by_typed_numbers_counts_against_the_same_hourly_limit(client, customer, store, english):
+    from tests.ordering.factories import Menu, submit
+
+    order = submit(customer, store, Menu(store))
+    client.force_login(customer)
+    for i in range(BIND_ATTEMPTS_PER_WINDOW):
+        client.post(f"/orders/{order.pk}/pay/", {"channel": "gift_card", "card": "code",
+                                                 "gift_card_code": f"{i:016d}"})
+    page = client.post(f"/orders/{order.pk}/pay/", {"channel": "gift_card", "card": "code",
+                                                    "gift_card_code": "1" * 16})
+    assert "Too many card numbers tried" in page.content.decode()
