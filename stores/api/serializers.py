@@ -98,6 +98,7 @@ class MenuOptionGroupSerializer(serializers.Serializer):
 
 
 class MenuDishSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("What an order line names as its dish (POST /api/v1/orders/)."))
     code = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
@@ -154,6 +155,7 @@ def store_menu_representation(menu: selectors.StoreMenu, *, now) -> dict:
             nutrition = dish.nutrition
             dishes.append(
                 {
+                    "id": dish.id,
                     "code": dish.code,
                     "name": dish.name,
                     "description": dish.description,

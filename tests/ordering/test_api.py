@@ -614,3 +614,16 @@ def test_schema_documents_the_order_endpoints_without_warnings(api_client, tmp_p
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert out.read_text().startswith("openapi:")
+
+
+def test_an_api_client_orders_what_the_menu_api_lists(client, store, menu):
+    """The menu's dish ids and option ids are what an order names: a client needs nothing else."""
+    listed = client.get(f"/api/v1/stores/{store.code}/menu/").json()
+    dishes = {d["code"]: d for c in listed["categories"] for d in c["dishes"]}
+    groups = {g["code"]: g for g in listed["option_groups"]}
+    hot = next(o for o in groups["spice"]["options"] if o["price_delta"] == "2.00")
+    lines = [{"dish": dishes["noodles"]["id"], "quantity": 1, "options": [hot["id"]]},
+             {"dish": dishes["dumplings"]["id"], "quantity": 2}]
+    response = post_order(client, {"store": store.code, "fulfilment": "pickup", "lines": lines})
+    assert response.status_code == 201
+    assert response.json()["total"] == "45.00"

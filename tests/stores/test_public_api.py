@@ -155,6 +155,7 @@ def test_store_menu_contract(api_client, store):
     assert category["name"] == dish.category.name_zh
     [served] = category["dishes"]
     assert served == {
+        "id": dish.pk,  # what an order line names (POST /api/v1/orders/)
         "code": "NOODLE",
         "name": "牛肉面",
         "description": "",
