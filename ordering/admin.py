@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 from accounts.validators import mask_phone, normalize_phone
+from config.net import client_ip
 from stores.admin.scoping import ScopedAdmin, scope_brand_ids
 
 from .models import Order, OrderLine
@@ -275,7 +276,9 @@ class OrderAdmin(ReadOnlyScopedAdmin):
             except ValueError:
                 continue
         due = stuck_orders(user=request.user)["unexpired"].filter(pk__in=ids).values_list("pk", flat=True)
-        expired = sum(1 for order_id in due if order_expire(order_id=order_id))
+        expired = sum(
+            1 for order_id in due if order_expire(order_id=order_id, actor=request.user, ip=client_ip(request))
+        )
         skipped = len(ids) - expired
         if expired:
             self.message_user(request, _("%(count)d orders expired.") % {"count": expired}, messages.SUCCESS)

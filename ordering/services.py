@@ -680,8 +680,9 @@ def order_cancel(*, actor, order_id, ip: str | None = None) -> Order:
     return order
 
 
-def order_expire(*, order_id, now=None) -> bool:
-    """Expire one unpaid order whose time is up; returns whether it did.
+def order_expire(*, order_id, now=None, actor=None, ip: str | None = None) -> bool:
+    """Expire one unpaid order whose time is up; returns whether it did. ``actor`` is the staff
+    member who expired it by hand (the admin's stuck-orders page); ``None`` for the task.
 
     Skips an order whose row another transaction holds (a payment in progress): that payment
     decides, and the next run looks again. An order with a payment that may still succeed
@@ -697,7 +698,9 @@ def order_expire(*, order_id, now=None) -> bool:
         )
         if order is None or _has_money(order):
             return False
-        _cancel_locked(order, actor=None, reason=CancelReason.EXPIRED, now=now)
+        if actor is not None:
+            _check_staff_store(actor, order.store_id)
+        _cancel_locked(order, actor=actor, reason=CancelReason.EXPIRED, ip=ip, now=now)
     return True
 
 

@@ -234,6 +234,9 @@ def test_expire_now_expires_only_due_orders_in_scope(client, store_manager, worl
     assert list(AuditEvent.objects.filter(action="order.expired").values_list("object_id", flat=True)) == [
         str(world["a_unpaid"].pk)
     ]
+    # Expired by hand: the manager is the actor in the audit log and the history, not "system".
+    assert AuditEvent.objects.get(action="order.expired").actor_id == store_manager.pk
+    assert world["a_unpaid"].history.first().history_user == store_manager
 
 
 def test_kitchen_staff_may_look_at_stuck_orders_but_not_expire(client, brand, store, world):
