@@ -14,8 +14,7 @@ from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -29,7 +28,7 @@ from config.net import client_ip
 from stores.admin.scoping import ScopedAdmin, scope_brand_ids
 
 from .models import Order, OrderLine
-from .selectors import _SUCCEEDED, order_money, stuck_orders
+from .selectors import order_money, paid_amount_expression, stuck_orders
 from .services import order_expire
 
 ZERO = Decimal("0.00")
@@ -123,21 +122,6 @@ class OrderLineInline(ReadOnlyInline):
         ) or "-"
 
 
-def _paid_amount_subquery():
-    """Succeeded (and later refunded) payments of each order, as ``order_money`` counts them,
-    through the reverse relation so that ordering needs no import of payments."""
-    payment_model = Order._meta.get_field("payments").related_model
-    total = (
-        payment_model.objects.filter(order=OuterRef("pk"), status__in=_SUCCEEDED)
-        .order_by()
-        .values("order")
-        .annotate(s=Sum("amount"))
-        .values("s")
-    )
-    money_field = DecimalField(max_digits=12, decimal_places=2)
-    return Coalesce(Subquery(total, output_field=money_field), Value(ZERO), output_field=money_field)
-
-
 def _minutes(delta: timedelta) -> int:
     return max(int(delta.total_seconds() // 60), 0)
 
@@ -170,7 +154,7 @@ class OrderAdmin(ReadOnlyScopedAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_paid=_paid_amount_subquery())
+        return super().get_queryset(request).annotate(_paid=paid_amount_expression())
 
     def get_inlines(self, request, obj):
         return (*super().get_inlines(request, obj), *self.extra_inlines)

@@ -31,7 +31,8 @@ from stores.selectors import store_ids_visible_to, user_manages_whole_brand
 from .errors import AmountInvalid, GiftCardInvalid, PaymentNotAllowed
 from .gateways import PaymentAction, registry
 from .ledger import gift_card_append, gift_card_lock
-from .models import IN_FLIGHT, GiftCard, GiftCardEntryKind, Payment, PaymentStatus
+from .models import GiftCard, GiftCardEntryKind, Payment, PaymentStatus
+from .selectors import order_amount_due
 
 MAX_GIFT_CARD_AMOUNT = Decimal("10000.00")
 GIFT_CARD_CODE_DIGITS = 16
@@ -58,12 +59,6 @@ def _clean_amount(value, *, maximum: Decimal = MAX_GIFT_CARD_AMOUNT) -> Decimal:
     if amount > maximum:
         raise AmountInvalid(_("The amount can be at most %(max)s CNY.") % {"max": maximum})
     return amount
-
-
-def order_amount_due(order) -> Decimal:
-    """What is left to pay: the total less succeeded and in-flight payments (never below zero)."""
-    taken = order.payments.filter(status__in=(PaymentStatus.SUCCEEDED, *IN_FLIGHT)).aggregate(s=Sum("amount"))["s"]
-    return max(money(order.total - (taken or 0)), Decimal("0.00"))
 
 
 def _order_covered(order) -> bool:

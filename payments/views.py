@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -19,43 +18,21 @@ from django.views.decorators.http import require_http_methods
 from config.api import DomainError
 from config.net import client_ip
 from ordering.errors import OrderNotFound
-from ordering.models import Order, OrderStatus
-from ordering.selectors import order_get_for_customer
+from ordering.models import OrderStatus
 from stores.templatetags.store_tags import money as money_label
 
 from .errors import PaymentNotAllowed
 from .forms import ANOTHER_CARD, GIFT_CARD, GiftCardBindForm, PayForm
 from .gateways import registry
-from .models import GiftCard, GiftCardEntry
-from .services import gift_card_bind, order_amount_due, payment_create
+from .selectors import gift_cards_of, gift_cards_to_pay_with, order_amount_due, order_payable_by
+from .services import gift_card_bind, payment_create
 from .throttles import BIND_ATTEMPTS_PER_WINDOW, CardNumberThrottle
 
 # Orders paid from this browser for a kiosk (no customer): their receipt shows the pickup code.
 KIOSK_RECEIPTS_SESSION_KEY = "payments_kiosk_receipts"
 KIOSK_RECEIPTS_KEPT = 20
 
-RECENT_ENTRIES = 10
-
-
 # --- Paying an order ---
-
-
-def _payable_order(user, order_id) -> Order:
-    """The user's own order, or a kiosk order (no customer) that anyone logged in may pay."""
-    try:
-        return order_get_for_customer(user=user, order_id=order_id)
-    except OrderNotFound:
-        pass
-    order = Order.objects.select_related("store", "brand").filter(pk=order_id, customer__isnull=True).first()
-    if order is None:
-        raise Http404(OrderNotFound().message)
-    return order
-
-
-def _bound_cards(user, order) -> list[GiftCard]:
-    return list(
-        GiftCard.objects.filter(owner=user, brand_id=order.brand_id, is_active=True).order_by("-balance", "pk")
-    )
 
 
 def _remember_kiosk_receipt(request, order) -> None:
@@ -74,7 +51,10 @@ def _after_payment(request, order):
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_pay(request, order_id):
-    order = _payable_order(request.user, order_id)
+    try:
+        order = order_payable_by(user=request.user, order_id=order_id)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
     is_own = order.customer_id == request.user.pk
     if order.status not in (OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED):
         if is_own:
@@ -86,7 +66,8 @@ def order_pay(request, order_id):
         return render(request, "payments/kiosk_receipt.html", {"order": order, "receipt": receipt})
 
     channels = registry.for_customer(order=order, user=request.user)
-    cards = _bound_cards(request.user, order) if any(g.channel == GIFT_CARD for g in channels) else []
+    pays_by_card = any(g.channel == GIFT_CARD for g in channels)
+    cards = gift_cards_to_pay_with(user=request.user, brand_id=order.brand_id) if pays_by_card else []
     due = order_amount_due(order)
 
     if request.method == "POST":
@@ -127,7 +108,7 @@ def order_pay(request, order_id):
                 messages.success(request, _("Payment received."))
                 return redirect("payments:order-pay", order_id=order.pk)
         # Balances may have moved; show them as they are now.
-        cards = _bound_cards(request.user, order) if cards else cards
+        cards = gift_cards_to_pay_with(user=request.user, brand_id=order.brand_id) if cards else cards
         due = order_amount_due(order)
     else:
         default = next((str(card.pk) for card in cards if card.balance >= due), ANOTHER_CARD)
@@ -151,17 +132,6 @@ def order_pay(request, order_id):
 
 
 # --- The customer's gift cards ---
-
-
-def _cards_of(user) -> list[GiftCard]:
-    """The user's bound cards, each with its last ledger entries (``recent_entries``): three queries."""
-    recent = GiftCardEntry.objects.order_by("-created_at", "-pk")[:RECENT_ENTRIES]
-    return list(
-        GiftCard.objects.filter(owner=user)
-        .select_related("brand")
-        .prefetch_related(Prefetch("entries", queryset=recent, to_attr="recent_entries"))
-        .order_by("-bound_at", "-pk")
-    )
 
 
 @never_cache
@@ -192,7 +162,7 @@ def gift_cards(request):
         request,
         "payments/gift_cards.html",
         {
-            "cards": _cards_of(request.user),
+            "cards": gift_cards_of(user=request.user),
             "form": form,
             "blocked": blocked,
             "retry_at": throttle.retry_at() if blocked else None,
