@@ -59,3 +59,11 @@ def store_manager(store):
     user = StaffFactory(phone="13700000002", role=Role.STORE_MANAGER)
     StaffAssignmentFactory(user=user, brand=store.brand, stores=[store])
     return user
+
+
+@pytest.fixture
+def menu(store):
+    """A small menu at SH001 (tests/ordering/factories.py: noodles, dumplings, tea, soup; table A1)."""
+    from tests.ordering.factories import Menu
+
+    return Menu(store)

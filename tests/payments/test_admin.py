@@ -32,11 +32,6 @@ def _top_up_url(card):
 
 
 @pytest.fixture
-def menu(store):
-    return Menu(store)
-
-
-@pytest.fixture
 def world(brand, other_brand, store, menu, customer):
     store_b = StoreFactory(brand=brand, code="SH002", name="B 店")
     rival_store = StoreFactory(brand=other_brand, code="RV001", name="对手店")

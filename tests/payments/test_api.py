@@ -23,7 +23,7 @@ from payments.api.views import _fingerprint, _idempotency_slot
 from payments.models import GiftCard, GiftCardEntry, Payment, PaymentStatus
 from payments.services import gift_card_issue, gift_card_top_up
 from tests.accounts.factories import UserFactory
-from tests.ordering.factories import Menu, gift_card_for, paid_order, submit
+from tests.ordering.factories import gift_card_for, paid_order, submit
 from tests.stores.factories import BrandFactory, StoreFactory, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -40,21 +40,6 @@ def _fresh_cache():
 def client(api_client, customer):
     api_client.force_authenticate(customer)
     return api_client
-
-
-@pytest.fixture
-def menu(store):
-    return Menu(store)
-
-
-@pytest.fixture
-def order(customer, store, menu):
-    return submit(customer, store, menu)  # 45.00
-
-
-@pytest.fixture
-def card(customer, brand):
-    return gift_card_for(customer, brand, "100.00")
 
 
 def url(order_id) -> str:

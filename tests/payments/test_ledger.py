@@ -14,14 +14,9 @@ from payments.errors import InsufficientBalance
 from payments.ledger import gift_card_append, gift_card_lock
 from payments.models import GiftCard, GiftCardEntry, GiftCardEntryKind
 from payments.services import gift_card_top_up, payment_create
-from tests.ordering.factories import Menu, gift_card_for, submit
+from tests.ordering.factories import gift_card_for, submit
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def menu(store):
-    return Menu(store)
 
 
 def assert_ledger_consistent(card: GiftCard) -> None:

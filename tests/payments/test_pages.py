@@ -36,25 +36,10 @@ def _clear_cache():
 
 
 @pytest.fixture
-def menu(store):
-    return Menu(store)
-
-
-@pytest.fixture
 def en_client(client, customer):
     client.force_login(customer)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     return client
-
-
-@pytest.fixture
-def order(customer, store, menu):
-    return submit(customer, store, menu)  # 45.00
-
-
-@pytest.fixture
-def card(customer, brand):
-    return gift_card_for(customer, brand, "100.00")
 
 
 def pay_url(order) -> str:

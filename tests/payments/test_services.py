@@ -25,25 +25,10 @@ from payments.services import (
     payment_create,
 )
 from tests.accounts.factories import UserFactory
-from tests.ordering.factories import Menu, gift_card_for, submit
+from tests.ordering.factories import gift_card_for, submit
 from tests.stores.factories import StoreFactory, make_staff
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def menu(store):
-    return Menu(store)
-
-
-@pytest.fixture
-def order(customer, store, menu):
-    return submit(customer, store, menu)  # 45.00
-
-
-@pytest.fixture
-def card(customer, brand):
-    return gift_card_for(customer, brand, "100.00")
 
 
 def _pay(actor, order, card=None, **kwargs):
@@ -66,7 +51,7 @@ def _written():
     )
 
 
-def _refused(call, error, *, code=None):
+def assert_refused(call, error, *, code=None):
     before = _written()
     with pytest.raises(error) as exc:
         call()
@@ -107,7 +92,7 @@ def test_gift_card_pays_the_order(customer, order, card):
 
 
 def test_paying_more_than_is_due_is_refused(customer, order, card, english):
-    error = _refused(lambda: _pay(customer, order, card, amount="45.01"), PaymentNotAllowed, code="over_total")
+    error = assert_refused(lambda: _pay(customer, order, card, amount="45.01"), PaymentNotAllowed, code="over_total")
     assert "Only 45.00 CNY is left to pay" in str(error)
     assert _balance(card) == Decimal("100.00")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
@@ -115,14 +100,14 @@ def test_paying_more_than_is_due_is_refused(customer, order, card, english):
 
 @pytest.mark.parametrize("amount", ["0", "-5", "abc", "NaN", "Infinity", "10000.01", object()])
 def test_invalid_amounts_are_refused(amount, customer, order, card):
-    _refused(lambda: _pay(customer, order, card, amount=amount), AmountInvalid, code="invalid_amount")
+    assert_refused(lambda: _pay(customer, order, card, amount=amount), AmountInvalid, code="invalid_amount")
     assert _balance(card) == Decimal("100.00")
 
 
 def test_paying_part_of_what_is_left_is_refused_for_now(customer, order, card):
     """Until split payment settles every part in one checkout, a part payment could leave money
     taken on an order that then expires; so a payment covers what is left."""
-    _refused(lambda: _pay(customer, order, card, amount=Decimal("20.00")), PaymentNotAllowed,
+    assert_refused(lambda: _pay(customer, order, card, amount=Decimal("20.00")), PaymentNotAllowed,
              code="partial_not_allowed")
     assert _balance(card) == Decimal("100.00") and not Payment.objects.exists()
     result = _pay(customer, order, card, amount=Decimal("45.00"))
@@ -131,7 +116,7 @@ def test_paying_part_of_what_is_left_is_refused_for_now(customer, order, card):
 
 def test_insufficient_balance_writes_nothing(customer, order, brand, english):
     poor = gift_card_for(customer, brand, "30.00")
-    error = _refused(lambda: _pay(customer, order, poor), InsufficientBalance, code="insufficient_balance")
+    error = assert_refused(lambda: _pay(customer, order, poor), InsufficientBalance, code="insufficient_balance")
     assert "30.00 CNY left" in str(error)
     assert _balance(poor) == Decimal("30.00")
     assert Order.objects.get(pk=order.pk).status == OrderStatus.PENDING_PAYMENT
@@ -141,27 +126,27 @@ def test_insufficient_balance_writes_nothing(customer, order, brand, english):
 def test_card_of_another_owner_is_invalid(customer, order, brand):
     stranger = UserFactory(phone="13800000042")
     theirs = gift_card_for(stranger, brand, "100.00")
-    _refused(lambda: _pay(customer, order, theirs), GiftCardInvalid, code="invalid_gift_card")
-    _refused(lambda: _pay(customer, order, params={"gift_card_code": theirs.code}), GiftCardInvalid)
+    assert_refused(lambda: _pay(customer, order, theirs), GiftCardInvalid, code="invalid_gift_card")
+    assert_refused(lambda: _pay(customer, order, params={"gift_card_code": theirs.code}), GiftCardInvalid)
     assert _balance(theirs) == Decimal("100.00")
 
 
 def test_card_of_another_brand_is_invalid(customer, order, other_brand):
     foreign = gift_card_for(customer, other_brand, "100.00")
-    _refused(lambda: _pay(customer, order, foreign), GiftCardInvalid)
-    _refused(lambda: _pay(customer, order, params={"gift_card_code": foreign.code}), GiftCardInvalid)
+    assert_refused(lambda: _pay(customer, order, foreign), GiftCardInvalid)
+    assert_refused(lambda: _pay(customer, order, params={"gift_card_code": foreign.code}), GiftCardInvalid)
     assert _balance(foreign) == Decimal("100.00")
 
 
 def test_switched_off_card_is_invalid(customer, order, card):
     card.is_active = False
     card.save()
-    _refused(lambda: _pay(customer, order, card), GiftCardInvalid)
+    assert_refused(lambda: _pay(customer, order, card), GiftCardInvalid)
 
 
 @pytest.mark.parametrize("params", [{}, {"gift_card": None}, {"gift_card_code": "  "}, {"gift_card": 987654}])
 def test_no_or_unknown_card_is_invalid(params, customer, order, card):
-    _refused(lambda: _pay(customer, order, params=params), GiftCardInvalid)
+    assert_refused(lambda: _pay(customer, order, params=params), GiftCardInvalid)
 
 
 def test_pay_by_typed_code(customer, order, brand):
@@ -180,13 +165,13 @@ def test_typed_code_of_own_bound_card(customer, order, card):
 def test_paying_somebody_elses_order_is_not_found(order, brand):
     stranger = UserFactory(phone="13800000043")
     theirs = gift_card_for(stranger, brand, "100.00")
-    _refused(lambda: _pay(stranger, order, theirs), OrderNotFound)
-    _refused(lambda: _pay(None, order, theirs), OrderNotFound)
-    _refused(lambda: payment_create(actor=stranger, order_id="nope", channel="gift_card"), OrderNotFound)
+    assert_refused(lambda: _pay(stranger, order, theirs), OrderNotFound)
+    assert_refused(lambda: _pay(None, order, theirs), OrderNotFound)
+    assert_refused(lambda: payment_create(actor=stranger, order_id="nope", channel="gift_card"), OrderNotFound)
 
 
 def test_expired_order_is_refused_and_the_card_untouched(customer, order, card, english):
-    error = _refused(
+    error = assert_refused(
         lambda: _pay(customer, order, card, now=order.expires_at + timedelta(seconds=1)),
         PaymentNotAllowed, code="order_expired",
     )
@@ -198,28 +183,28 @@ def test_expired_order_is_refused_and_the_card_untouched(customer, order, card, 
 
 def test_frozen_customer_cannot_pay(customer, order, card):
     user_freeze(user=customer, reason="fraud")
-    error = _refused(lambda: _pay(customer, order, card), PaymentNotAllowed, code="account_frozen")
+    error = assert_refused(lambda: _pay(customer, order, card), PaymentNotAllowed, code="account_frozen")
     assert error.status_code == 403
     assert _balance(card) == Decimal("100.00")
 
 
 def test_unknown_channel(customer, order):
-    _refused(lambda: _pay(customer, order, channel="bitcoin"), UnknownChannel, code="unknown_channel")
+    assert_refused(lambda: _pay(customer, order, channel="bitcoin"), UnknownChannel, code="unknown_channel")
 
 
 # --- At the counter ---
 
 
 def test_counter_is_refused_for_customers(customer, order, english):
-    error = _refused(lambda: _pay(customer, order, channel="counter"), PaymentNotAllowed, code="not_yours")
+    error = assert_refused(lambda: _pay(customer, order, channel="counter"), PaymentNotAllowed, code="not_yours")
     assert error.status_code == 403 and "Only staff of this store" in str(error)
-    _refused(lambda: _pay(None, order, channel="counter"), PaymentNotAllowed, code="not_yours")
+    assert_refused(lambda: _pay(None, order, channel="counter"), PaymentNotAllowed, code="not_yours")
 
 
 def test_counter_is_refused_for_staff_of_another_store(order, brand):
     other = StoreFactory(brand=brand, code="SH002")
     elsewhere = make_staff(role=Role.STORE_MANAGER, brand=brand, stores=[other], phone="13700000044")
-    _refused(lambda: _pay(elsewhere, order, channel="counter"), PaymentNotAllowed, code="not_yours")
+    assert_refused(lambda: _pay(elsewhere, order, channel="counter"), PaymentNotAllowed, code="not_yours")
 
 
 def test_counter_is_only_for_kiosk_orders(order, store_manager):

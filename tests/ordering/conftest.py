@@ -1,8 +1,0 @@
-import pytest
-
-from tests.ordering.factories import Menu
-
-
-@pytest.fixture
-def menu(store):
-    return Menu(store)
