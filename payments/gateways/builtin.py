@@ -53,7 +53,7 @@ class GiftCardGateway(Gateway):
         payment.gift_card = card
         gift_card_append(
             card=card, kind=GiftCardEntryKind.PAYMENT, amount=-payment.amount, actor=actor, payment=payment,
-            note=f"order {payment.order.store.code}#{payment.order.display_number}",
+            note=f"{payment.order.store.code} #{payment.order.display_number}",  # shown as is, in any language
         )
         payment.succeed(payer_account=card.code[-4:])
 

@@ -80,7 +80,7 @@ def test_gift_card_pays_the_order(customer, order, card):
     entry = GiftCardEntry.objects.get(payment=payment)
     assert (entry.kind, entry.amount, entry.balance_after) == (GiftCardEntryKind.PAYMENT, Decimal("-45.00"),
                                                                Decimal("55.00"))
-    assert entry.note == "order SH001#001" and entry.actor == customer
+    assert entry.note == "SH001 #001" and entry.actor == customer
     assert order_amount_due(order) == Decimal("0.00")
     actions = list(AuditEvent.objects.filter(action__in=["payment.succeeded", "order.paid"])
                    .order_by("seq").values_list("action", "object_id", "actor_id", "ip"))
