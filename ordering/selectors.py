@@ -41,11 +41,28 @@ class OrderMoney:
         return max(self.paid - self.refunded, Decimal("0.00"))
 
 
+_IN_FLIGHT = ("created", "pending", "unknown")
+
+
 def order_money(order: Order) -> OrderMoney:
-    """Paid and refunded amounts from the order's payments (refunds join with the refunds issue)."""
+    """Paid and refunded amounts from the order's payments and the refunds sent back from them.
+    Through reverse relations: ordering imports nothing from payments."""
     paid = money(order.payments.filter(status__in=_SUCCEEDED).aggregate(s=Sum("amount"))["s"] or Decimal("0"))
-    refunded = Decimal("0.00")
+    refunded = money(
+        order.payments.filter(refund_attempts__status="succeeded").aggregate(s=Sum("refund_attempts__amount"))["s"]
+        or Decimal("0")
+    )
     return OrderMoney(total=order.total, paid=paid, refunded=refunded)
+
+
+def order_payment_state(order: Order) -> dict:
+    """Why an unpaid order is not paid yet: a payment still waiting for its answer, or the
+    latest payment having failed or been cancelled (with its channel's name)."""
+    latest = order.payments.order_by("-created_at").first()
+    return {
+        "awaiting": order.payments.filter(status__in=_IN_FLIGHT).exists(),
+        "last_failed": latest if latest is not None and latest.status in ("failed", "cancelled") else None,
+    }
 
 
 def paid_amount_expression():

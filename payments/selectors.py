@@ -20,9 +20,18 @@ RECENT_ENTRIES = 10
 
 
 def order_amount_due(order) -> Decimal:
-    """What is left to pay: the total less succeeded and in-flight payments (never below zero)."""
-    taken = order.payments.filter(status__in=(PaymentStatus.SUCCEEDED, *IN_FLIGHT)).aggregate(s=Sum("amount"))["s"]
+    """What is left to pay: the total less succeeded payments (never below zero).
+
+    Payments still waiting for the payer (a WeChat page left open) do not count: the customer may
+    abandon one and pay another way. Should both succeed, the second is refunded automatically
+    (``payments.services.provider``)."""
+    taken = order.payments.filter(status=PaymentStatus.SUCCEEDED).aggregate(s=Sum("amount"))["s"]
     return max(money(order.total - (taken or 0)), Decimal("0.00"))
+
+
+def order_payments_in_flight(order) -> list:
+    """The order's payments still waiting for an answer (pending at the provider, unknown)."""
+    return list(order.payments.filter(status__in=IN_FLIGHT).order_by("created_at"))
 
 
 def order_payable_by(*, user, order_id) -> Order:

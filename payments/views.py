@@ -1,4 +1,4 @@
-"""The customer's payment pages: pay an order (gift card), and their gift cards.
+"""The customer's payment pages: pay an order (any channel the store enables), and gift cards.
 
 Thin: validate -> one service call -> redirect or render. A refusal of the service (``DomainError``)
 becomes a form error and nothing is changed. Paying twice is refused by ``payment_create`` under
@@ -7,13 +7,14 @@ the order's row lock (``already_paid`` / ``over_total``); the page only turns th
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from config.api import DomainError
 from config.net import client_ip
@@ -24,8 +25,16 @@ from stores.templatetags.store_tags import money as money_label
 from .errors import PaymentNotAllowed
 from .forms import ANOTHER_CARD, GIFT_CARD, GiftCardBindForm, PayForm
 from .gateways import registry
-from .selectors import gift_cards_of, gift_cards_to_pay_with, order_amount_due, order_payable_by
+from .models import PaymentStatus
+from .selectors import (
+    gift_cards_of,
+    gift_cards_to_pay_with,
+    order_amount_due,
+    order_payable_by,
+    order_payments_in_flight,
+)
 from .services import gift_card_bind, payment_create
+from .services.provider import payment_sync
 from .throttles import BIND_ATTEMPTS_PER_WINDOW, CardNumberThrottle
 
 # Orders paid from this browser for a kiosk (no customer): their receipt shows the pickup code.
@@ -45,6 +54,51 @@ def _after_payment(request, order):
     if order.customer_id == request.user.pk:
         return redirect("ordering:order-detail", order_id=order.pk)
     return redirect("payments:order-pay", order_id=order.pk)
+
+
+def _after_external_start(request, order, result):
+    """A payment opened at an external provider (or a bank transfer to make): send the payer on."""
+    payment, action = result.payment, result.action
+    if payment.status == PaymentStatus.SUCCEEDED:  # settled by a check before we got here
+        return _after_payment(request, order)
+    if payment.status == PaymentStatus.UNKNOWN:
+        messages.warning(request, _(
+            "%(channel)s did not answer in time. We are checking whether this payment went through; "
+            "you will never be charged twice."
+        ) % {"channel": payment.get_channel_display()})
+    elif payment.status == PaymentStatus.FAILED:
+        messages.error(request, _("%(channel)s refused this payment; nothing was charged. Please try again "
+                                  "or choose another way to pay.") % {"channel": payment.get_channel_display()})
+    elif action.kind == "redirect" and action.url:
+        return redirect(action.url)
+    return redirect("payments:order-pay", order_id=order.pk)
+
+
+def _last_failed(order):
+    """The order's latest payment, when it failed or was cancelled (to say why it is not paid)."""
+    last = order.payments.order_by("-created_at").first()
+    return last if last is not None and last.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED) else None
+
+
+@never_cache
+@login_required
+@require_GET
+def order_pay_return(request, order_id):
+    """Where the provider's payer page sends the customer back: ask the provider about the
+    order's waiting payments at once (rather than wait for its notification), then show the order."""
+    try:
+        order = order_payable_by(user=request.user, order_id=order_id)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
+    for payment in order_payments_in_flight(order)[:3]:
+        if registry.get(payment.channel).polled:
+            payment_sync(payment_id=payment.pk)
+    order.refresh_from_db()
+    if order.status == OrderStatus.PENDING_PAYMENT:
+        return redirect("payments:order-pay", order_id=order.pk)
+    if order.customer_id != request.user.pk:
+        _remember_kiosk_receipt(request, order)
+    return _after_payment(request, order)
 
 
 @never_cache
@@ -105,8 +159,7 @@ def order_pay(request, order_id):
                         % {"amount": money_label(result.payment.amount), "code": order.pickup_code},
                     )
                     return _after_payment(request, order)
-                messages.success(request, _("Payment received."))
-                return redirect("payments:order-pay", order_id=order.pk)
+                return _after_external_start(request, order, result)
         # Balances may have moved; show them as they are now.
         cards = gift_cards_to_pay_with(user=request.user, brand_id=order.brand_id) if cards else cards
         due = order_amount_due(order)
@@ -120,6 +173,11 @@ def order_pay(request, order_id):
         "due": due,
         "open_for_payment": order.is_open_for_payment and due > 0,
         "in_flight": order.status == OrderStatus.PENDING_PAYMENT and due <= 0,
+        "waiting": [
+            {"payment": p, "action": registry.get(p.channel).action_for(p)} for p in order_payments_in_flight(order)
+        ] if order.status == OrderStatus.PENDING_PAYMENT else [],
+        "last_failed": _last_failed(order),
+        "payee": settings.PAYMENT_CORPORATE_PAYEE,
         "channels": channels,
         "cards": [{"card": card, "value": str(card.pk), "enough": card.balance >= due} for card in cards],
         "gift_card_enabled": any(g.channel == GIFT_CARD for g in channels),

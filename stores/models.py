@@ -32,6 +32,17 @@ class BrandKind(models.TextChoices):
     CANTEEN = "canteen", _("Canteen operator")
 
 
+# The payment channels a store may offer its customers (DESIGN.md, Payments). The adapters live in
+# payments; stores only keeps which of them each store enables.
+CUSTOMER_PAYMENT_CHANNELS = [
+    ("wechat", _("WeChat Pay")),
+    ("alipay", _("Alipay")),
+    ("gift_card", _("Gift card")),
+    ("meal_subsidy", _("Meal subsidy")),
+    ("corporate", _("Corporate account (bank transfer)")),
+]
+
+
 class Brand(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=100)
@@ -93,6 +104,10 @@ class Store(models.Model):
     )
     delivery_fee = models.DecimalField(
         _("delivery fee"), **MONEY, default=Decimal("0.00"), validators=[MinValueValidator(Decimal("0"))]
+    )
+    payment_channels = models.JSONField(
+        _("payment methods"), default=list, blank=True,
+        help_text=_("The ways customers may pay at this store. None ticked means all of them."),
     )
     is_open = models.BooleanField(
         _("open"), default=True, help_text=_("Switch off to stop taking orders at once.")

@@ -209,6 +209,53 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ordering.tasks.orders_expire_due_task",
         "schedule": 30.0,  # seconds: an unpaid order is released at most 30 s after its time
     },
+    "payments-check-due": {
+        "task": "payments.tasks.payments_check_due_task",
+        "schedule": 5.0,  # seconds: payments without a final answer are asked about on their back-off
+    },
+    "payments-refunds-check-due": {
+        "task": "payments.tasks.refund_attempts_check_due_task",
+        "schedule": 10.0,
+    },
+    "payments-reconcile-yesterday": {
+        "task": "payments.tasks.reconcile_yesterday_task",
+        "schedule": crontab(minute=30, hour=9),  # after the providers publish yesterday's statement
+    },
+}
+
+# Payments. SITE_URL is our public address: providers call back to it and send the payer back to it.
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The external channels (adapters in payments/gateways/paysim.py). In development and tests they
+# talk to the payment sandbox (payments/sandbox/PROTOCOL.md); pointing one at a real provider is
+# a change of these settings plus the provider's wire format in an adapter.
+PAYMENT_GATEWAYS = {
+    "wechat": {
+        "base_url": env("WECHAT_PAY_BASE_URL", default=f"{SITE_URL}/paysim"),
+        "mch_id": env("WECHAT_PAY_MCH_ID", default="wx-sandbox-mch"),
+        "key": env("PAYSIM_WECHAT_KEY", default="sandbox-wechat-key-change-me"),
+        "notify_url": env("WECHAT_PAY_NOTIFY_URL", default=f"{SITE_URL}/api/v1/payments/notify/wechat/"),
+        "timeout": env.float("PAYMENT_GATEWAY_TIMEOUT", default=5.0),
+    },
+    "alipay": {
+        "base_url": env("ALIPAY_BASE_URL", default=f"{SITE_URL}/paysim"),
+        "mch_id": env("ALIPAY_MCH_ID", default="ali-sandbox-mch"),
+        "key": env("PAYSIM_ALIPAY_KEY", default="sandbox-alipay-key-change-me"),
+        "notify_url": env("ALIPAY_NOTIFY_URL", default=f"{SITE_URL}/api/v1/payments/notify/alipay/"),
+        "timeout": env.float("PAYMENT_GATEWAY_TIMEOUT", default=5.0),
+    },
+}
+# When a payment or refund without a final answer is asked about again: seconds after the 1st,
+# 2nd ... check; the last figure repeats until the answer is final.
+PAYMENT_CHECK_BACKOFF_SECONDS = [
+    int(s) for s in env.list("PAYMENT_CHECK_BACKOFF_SECONDS", default=["5", "10", "20", "40", "60", "120", "300"])
+]
+PAYMENT_NOTIFICATION_MAX_BYTES = 64 * 1024
+PAYMENT_NOTIFICATION_MAX_AGE_SECONDS = 300  # older signed timestamps are refused as replays
+# The brand's bank account that corporate customers transfer to (shown with the payment's reference).
+PAYMENT_CORPORATE_PAYEE = {
+    "bank": env("CORPORATE_PAYEE_BANK", default="China Merchants Bank, Shanghai Branch"),
+    "account_name": env("CORPORATE_PAYEE_NAME", default="Demo Restaurant Group Co., Ltd."),
+    "account_number": env("CORPORATE_PAYEE_ACCOUNT", default="6225 8801 2345 6789"),
 }
 
 # SMS: console in local, in-memory outbox in tests; a real provider implements

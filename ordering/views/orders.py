@@ -23,7 +23,7 @@ from config.net import client_ip
 
 from ..errors import OrderNotFound
 from ..models import Order, OrderStatus
-from ..selectors import order_get_for_customer, order_list_for_customer, order_money
+from ..selectors import order_get_for_customer, order_list_for_customer, order_money, order_payment_state
 from ..services import order_cancel
 
 ORDERS_PER_PAGE = 20
@@ -69,7 +69,9 @@ def status_context(order: Order) -> dict:
     pending = order.status == OrderStatus.PENDING_PAYMENT
     open_for_payment = pending and order.expires_at > now
     final = order.status in FINAL_STATES
+    payment_state = order_payment_state(order) if pending else {"awaiting": False, "last_failed": None}
     return {
+        **payment_state,
         "order": order,
         "money": money,
         "steps": _progress(order),
@@ -80,7 +82,8 @@ def status_context(order: Order) -> dict:
         "has_code": order.status in (OrderStatus.PAID, OrderStatus.PREPARING, OrderStatus.READY)
         and bool(order.pickup_code),
         "poll_seconds": POLL_SECONDS,
-        "version": f"{order.status}-{money.paid}-{int(open_for_payment)}",
+        "version": f"{order.status}-{money.paid}-{int(open_for_payment)}-{int(payment_state['awaiting'])}"
+        f"-{payment_state['last_failed'].pk if payment_state['last_failed'] else ''}",
     }
 
 

@@ -12,7 +12,9 @@ PAYMENT_STATUS_HELP = "One of: " + ", ".join(PaymentStatus.values)
 
 
 class PaymentCreateInputSerializer(serializers.Serializer):
-    channel = serializers.CharField(max_length=20, help_text=_("gift_card (customers); counter (store staff)."))
+    channel = serializers.CharField(
+        max_length=20, help_text=_("wechat, alipay, gift_card, corporate (customers); counter (store staff).")
+    )
     gift_card = WholeNumberField(
         min_value=1, max_value=MAX_ID, required=False, allow_null=True,
         help_text=_("Id of a gift card bound to your account."),
@@ -49,11 +51,13 @@ class PaymentSerializer(serializers.Serializer):
 
 class PaymentActionSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
-        choices=[("none", "none"), ("redirect", "redirect"), ("qr", "qr")],
-        help_text=_("none: settled already; redirect: open url; qr: show qr_content as a QR code."),
+        choices=[("none", "none"), ("redirect", "redirect"), ("qr", "qr"), ("transfer", "transfer")],
+        help_text=_("none: nothing to do (settled, or being checked); redirect: open url; qr: show qr_content "
+                    "as a QR code; transfer: make a bank transfer quoting reference."),
     )
     url = serializers.CharField(allow_blank=True)
     qr_content = serializers.CharField(allow_blank=True)
+    reference = serializers.CharField(allow_blank=True)
 
 
 class PaymentOrderStateSerializer(serializers.Serializer):

@@ -24,7 +24,15 @@ from config.net import client_ip
 
 from .. import services
 from ..forms import OverrideInlineFormSet
-from ..models import Brand, DiningTable, OpeningHours, StaffAssignment, Store, StoreDishOverride
+from ..models import (
+    CUSTOMER_PAYMENT_CHANNELS,
+    Brand,
+    DiningTable,
+    OpeningHours,
+    StaffAssignment,
+    Store,
+    StoreDishOverride,
+)
 from .bulk import StoreBulkActionsMixin
 from .filters import CityFilter, ModeFilter
 from .scoping import ScopedAdmin, TenantScopedMixin, save_brand_children
@@ -119,6 +127,11 @@ class StoreAdmin(StoreBulkActionsMixin, ScopedAdmin):
     change_form_template = "admin/stores/table_qr_change_form.html"
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "payment_channels":
+            return forms.TypedMultipleChoiceField(
+                choices=CUSTOMER_PAYMENT_CHANNELS, required=False, widget=forms.CheckboxSelectMultiple,
+                label=db_field.verbose_name, help_text=db_field.help_text,
+            )
         if db_field.name == "delivery_fee":
             kwargs.update(form_class=ZeroWhenEmptyMoneyField, required=False,
                           help_text=_("Added to every delivery order of this store; empty means free delivery."))

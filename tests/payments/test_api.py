@@ -71,7 +71,7 @@ def test_pay_with_a_bound_gift_card(client, order, card):
     assert data["payment"] == {"id": str(payment.pk), "channel": "gift_card", "amount": "45.00",
                                "status": "succeeded"}
     assert data["status"] == "succeeded"
-    assert data["action"] == {"kind": "none", "url": "", "qr_content": ""}
+    assert data["action"] == {"kind": "none", "url": "", "qr_content": "", "reference": ""}
     order.refresh_from_db()
     assert order.status == OrderStatus.PAID
     assert data["order"] == {"id": str(order.pk), "status": "paid", "pickup_code": order.pickup_code}

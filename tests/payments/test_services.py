@@ -17,11 +17,11 @@ from ordering.services import LineRequest, order_submit
 from payments.errors import AmountInvalid, GiftCardInvalid, InsufficientBalance, PaymentNotAllowed
 from payments.gateways import UnknownChannel
 from payments.models import GiftCard, GiftCardEntry, GiftCardEntryKind, Payment, PaymentStatus
+from payments.selectors import order_amount_due
 from payments.services import (
     gift_card_bind,
     gift_card_issue,
     gift_card_top_up,
-    order_amount_due,
     payment_create,
 )
 from tests.accounts.factories import UserFactory

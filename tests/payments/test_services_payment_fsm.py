@@ -45,6 +45,7 @@ ALLOWED = [
     (["start"], "fail", S.FAILED),
     (["start"], "cancel", S.CANCELLED),
     (["start"], "mark_unknown", S.UNKNOWN),
+    ([], "mark_unknown", S.UNKNOWN),  # the provider did not answer when the payment was opened
     (["start", "mark_unknown"], "succeed", S.SUCCEEDED),
     (["start", "mark_unknown"], "fail", S.FAILED),
     (["succeed"], "mark_refunded", S.REFUNDED),
@@ -66,7 +67,7 @@ def test_allowed(before, step, after, payment):
 
 
 REFUSED = [
-    ([], "mark_unknown"),
+    (["start", "mark_unknown"], "start"),
     ([], "mark_refunded"),
     (["start"], "start"),
     (["start", "mark_unknown"], "cancel"),  # unknown is settled by query, never cancelled

@@ -1,0 +1,26 @@
+"""Celery tasks of payments: take ids, call one service, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from .services.provider import payments_check_due
+from .services.refunding import refund_attempt_execute, refund_attempts_check_due
+
+
+@shared_task(name="payments.tasks.refund_attempt_execute_task")
+def refund_attempt_execute_task(*, attempt_id: str) -> str:
+    """After commit: send a refund to its channel (or ask about it again)."""
+    return refund_attempt_execute(attempt_id=attempt_id).status
+
+
+@shared_task(name="payments.tasks.refund_attempts_check_due_task")
+def refund_attempts_check_due_task() -> int:
+    """Every few seconds: refunds still processing whose next check is due."""
+    return refund_attempts_check_due()
+
+
+@shared_task(name="payments.tasks.payments_check_due_task")
+def payments_check_due_task() -> int:
+    """Every few seconds: ask providers about payments without a final answer whose check is due."""
+    return payments_check_due()
