@@ -9,6 +9,7 @@ brand may look. The balance is never edited: it is the sum of the append-only le
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 
 from django import forms
@@ -17,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -31,8 +32,10 @@ from stores.models import Brand
 
 from .errors import AmountInvalid
 from .gateways import registry
-from .models import GiftCard, GiftCardEntry, Payment
+from .models import IN_FLIGHT, GiftCard, GiftCardEntry, Payment, PaymentEvent, RefundAttempt, RefundAttemptStatus
 from .services import gift_card_issue, gift_card_set_active, gift_card_top_up
+from .services.provider import payment_sync
+from .services.refunding import refund_attempt_execute
 
 
 def _masked_account(value: str) -> str:
@@ -74,6 +77,27 @@ if OrderPaymentInline not in OrderAdmin.extra_inlines:
     OrderAdmin.extra_inlines.append(OrderPaymentInline)
 
 
+def _pretty_json(value) -> str:
+    return format_html("<pre class=\"payment-payload\">{}</pre>", json.dumps(value, ensure_ascii=False, indent=2))
+
+
+class PaymentEventInline(ReadOnlyInline):
+    """Every callback, query and call about the payment, newest first."""
+
+    model = PaymentEvent
+    fk_name = "payment"
+    fields = ("created_at", "kind", "event_type", "provider_event_id", "outcome", "detail")
+    ordering = ("-created_at", "-pk")
+    show_change_link = True
+
+
+class RefundAttemptInline(ReadOnlyInline):
+    model = RefundAttempt
+    fields = ("out_refund_no", "amount", "status", "origin", "created_at", "succeeded_at", "failure_reason")
+    ordering = ("created_at",)
+    show_change_link = True
+
+
 @admin.register(Payment)
 class PaymentAdmin(PaymentColumnsMixin, ReadOnlyScopedAdmin):
     store_path = "order__store"
@@ -90,8 +114,24 @@ class PaymentAdmin(PaymentColumnsMixin, ReadOnlyScopedAdmin):
     fieldsets = (
         (None, {"fields": ("order_link", "order_store", "brand", "channel_label", "amount", "status", "gift_card",
                            "provider_trade_no", "payer_masked", "failure_code", "failure_message")}),
+        (_("Provider"), {"fields": ("out_trade_no", "action_url", "pay_before", "next_check_at", "check_attempts")}),
         (_("Times"), {"fields": ("created_at", "succeeded_at", "finished_at")}),
     )
+    inlines = (RefundAttemptInline, PaymentEventInline)
+    actions = ("check_now",)
+
+    @admin.action(description=_("Ask the provider about the selected payments now"))
+    def check_now(self, request, queryset):
+        checked = 0
+        for payment in queryset.filter(status__in=IN_FLIGHT):
+            try:
+                payment_sync(payment_id=payment.pk)
+            except DomainError as exc:
+                self.message_user(request, f"{payment.out_trade_no}: {exc.message}", messages.ERROR)
+            else:
+                checked += 1
+        self.message_user(request, _("%(count)d payment(s) checked; payments with a final answer were skipped.")
+                          % {"count": checked}, messages.SUCCESS)
 
     def get_search_results(self, request, queryset, search_term):
         """Our transaction number (the payment id, with or without dashes) or the provider's."""
@@ -111,6 +151,80 @@ class PaymentAdmin(PaymentColumnsMixin, ReadOnlyScopedAdmin):
     @admin.display(description=_("store"), ordering="order__store__code")
     def order_store(self, obj):
         return obj.order.store
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(ReadOnlyScopedAdmin):
+    """Callbacks received and calls made, as evidence: never changed (the database refuses too).
+    Events about payments we do not know (no brand) are shown to superusers only."""
+
+    store_path = "payment__order__store"
+    view_roles = (Role.HQ_MANAGER,)
+    list_display = ("created_at", "channel", "kind", "event_type", "reference", "outcome", "payment")
+    list_filter = ("channel", "kind", "outcome")
+    search_fields = ("reference", "provider_event_id")
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    show_full_result_count = False
+    fields = ("created_at", "brand", "channel", "kind", "event_type", "provider_event_id", "reference", "payment",
+              "refund_attempt", "outcome", "detail", "payload_pretty")
+
+    @admin.display(description=_("what was received"))
+    def payload_pretty(self, obj):
+        return _pretty_json(obj.payload)
+
+
+@admin.register(RefundAttempt)
+class RefundAttemptAdmin(ReadOnlyScopedAdmin):
+    """Money sent back through a payment's channel. Read-only: refunds move only through the
+    services; "check now" asks the provider again (the same refund number, never a second refund)."""
+
+    store_path = "payment__order__store"
+    view_roles = (Role.HQ_MANAGER, Role.STORE_MANAGER)
+    list_display = ("out_refund_no", "payment_channel", "amount", "status", "origin", "created_at", "succeeded_at",
+                    "failure_reason")
+    list_select_related = ("payment",)
+    list_filter = ("status", "origin", "payment__channel")
+    search_fields = ("out_refund_no", "provider_refund_id")
+    date_hierarchy = "created_at"
+    list_per_page = 100
+    fieldsets = (
+        (None, {"fields": ("out_refund_no", "payment", "amount", "status", "origin", "reason", "created_by",
+                           "provider_refund_id", "failure_reason", "transfer_reference", "receipt_link")}),
+        (_("Times"), {"fields": ("created_at", "succeeded_at", "finished_at", "next_check_at", "check_attempts")}),
+    )
+    actions = ["check_now"]
+
+    def get_inlines(self, request, obj):
+        return (RefundEventInline,)
+
+    @admin.display(description=_("channel"), ordering="payment__channel")
+    def payment_channel(self, obj):
+        return registry.label(obj.payment.channel)
+
+    @admin.display(description=_("electronic receipt"))
+    def receipt_link(self, obj):
+        # Corporate bank transfers keep a PDF receipt (payments.admin_corporate serves it).
+        if not obj.pk or obj.receipt_pdf is None:
+            return "-"
+        try:
+            url = reverse("admin:payments_refundattempt_receipt", args=[obj.pk])
+        except NoReverseMatch:
+            return _("kept (%(size)d bytes)") % {"size": len(obj.receipt_pdf)}
+        return format_html('<a href="{}">{}</a>', url, _("Download PDF"))
+
+    @admin.action(description=_("Ask about the selected refunds now"))
+    def check_now(self, request, queryset):
+        count = 0
+        for attempt in queryset.filter(status__in=(RefundAttemptStatus.CREATED, RefundAttemptStatus.PROCESSING)):
+            refund_attempt_execute(attempt_id=attempt.pk)
+            count += 1
+        self.message_user(request, _("%(count)d refund(s) checked; finished ones were skipped.") % {"count": count},
+                          messages.SUCCESS)
+
+
+class RefundEventInline(PaymentEventInline):
+    fk_name = "refund_attempt"
 
 
 # --- Gift cards ---------------------------------------------------------------
