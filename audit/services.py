@@ -125,6 +125,12 @@ def audit_record(
     # transaction must roll back anyway (no write may commit without its event). Alone, this
     # opens and commits its own transaction as before.
     with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            # Django's foreign keys are checked at COMMIT (deferred). Checked then, after the
+            # chain is locked, a check that waits for a row another writer holds (which in turn
+            # waits for this chain) deadlocks: check them now, before the chain lock, instead.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         head_id, last_seq, last_hash = _lock_head(key)
         event = AuditEvent(chain=key, seq=last_seq + 1, prev_hash=last_hash, created_at=timezone.now(), **fields)
         event.hash = compute_hash(event)

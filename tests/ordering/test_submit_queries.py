@@ -29,8 +29,9 @@ ORDERS = "/api/v1/orders/"
 
 # Idempotency key; dishes with their overrides; option groups; options; SAVEPOINT; one guarded
 # stock decrement (the noodles have unlimited stock); order number; order; its history row; its
-# lines; audit chain head lock, event, head update; RELEASE.
-SERVICE_STATEMENTS = 14
+# lines; audit: foreign keys checked now (SET CONSTRAINTS), chain head lock, event, head update;
+# RELEASE.
+SERVICE_STATEMENTS = 15
 # The same plus the token, the store and its opening hours.
 API_STATEMENTS = SERVICE_STATEMENTS + 3
 
