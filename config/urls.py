@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *([path("paysim/", include("payments.sandbox.urls"))] if settings.PAYSIM.get("mount") else []),  # the sandbox
 ]
 
 admin.site.site_header = settings.ADMIN_SITE_HEADER

@@ -258,6 +258,30 @@ PAYMENT_CORPORATE_PAYEE = {
     "account_number": env("CORPORATE_PAYEE_ACCOUNT", default="6225 8801 2345 6789"),
 }
 
+# The payment sandbox (payments/sandbox/, wire protocol in PROTOCOL.md): an external provider
+# simulator with its own SQLite file. Its merchants are the sandbox side of PAYMENT_GATEWAYS
+# (same ids and keys). ``faults`` as in PROTOCOL.md, e.g. PAYSIM_FAULTS='{"error_rate": 0.2}'.
+# ``mount``: serve it at /paysim/ in this process (the demo; see config/urls.py); standalone:
+# ``manage.py run_paysim --port 8901`` (then point WECHAT_PAY_BASE_URL / ALIPAY_BASE_URL at it).
+PAYSIM = {
+    "merchants": {
+        "wx-sandbox-mch": {
+            "key": env("PAYSIM_WECHAT_KEY", default="sandbox-wechat-key-change-me"),
+            "name": _("WeChat Pay (sandbox)"),
+            "channel": "wechat",
+        },
+        "ali-sandbox-mch": {
+            "key": env("PAYSIM_ALIPAY_KEY", default="sandbox-alipay-key-change-me"),
+            "name": _("Alipay (sandbox)"),
+            "channel": "alipay",
+        },
+    },
+    "db_path": env("PAYSIM_DB_PATH", default=str(BASE_DIR / "var" / "paysim.sqlite3")),
+    "faults": env.json("PAYSIM_FAULTS", default={}),
+    "public_base_url": env("PAYSIM_PUBLIC_URL", default=f"{SITE_URL}/paysim").rstrip("/"),
+    "mount": env.bool("PAYSIM_MOUNT", default=False),
+}
+
 # SMS: console in local, in-memory outbox in tests; a real provider implements
 # accounts.sms.SmsBackend and is named here.
 SMS_BACKEND = env("SMS_BACKEND", default="accounts.sms.ConsoleSmsBackend")

@@ -1,7 +1,11 @@
 """The test suite: PostgreSQL (the real database), eager Celery, in-memory SMS outbox."""
 
+import os
+import tempfile
+from pathlib import Path
+
 from .base import *  # noqa: F403
-from .base import DATABASES, REST_FRAMEWORK, env
+from .base import DATABASES, PAYSIM, REST_FRAMEWORK, env
 
 SECRET_KEY = "test-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -38,3 +42,16 @@ LANGUAGE_CODE = "zh-hans"
 # Serve static files from the apps and static/ directly; no collectstatic needed.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# The payment sandbox: never mounted (tests build their own Paysim, or mount it with a test URLconf);
+# a throw-away file per test process, no faults unless a test sets them.
+PAYSIM = {
+    **PAYSIM,
+    "db_path": str(Path(tempfile.gettempdir()) / f"paysim-test-{os.getpid()}.sqlite3"),
+    "faults": {},
+    "public_base_url": "http://testserver/paysim",
+    "mount": False,
+}
+
+# seed_demo writes no order history unless a test asks for it (--history-days, or this setting).
+DEMO_HISTORY_DAYS = 0
