@@ -123,7 +123,9 @@ def payment_create(
         # Called inside somebody's transaction: open it at the provider once that commits.
         transaction.on_commit(lambda: payment_start(payment_id=payment.pk))
         return PaymentResult(payment=payment, action=PaymentAction(), order_paid=False)
-    return PaymentResult(payment=payment, action=payment_start(payment_id=payment.pk, now=now), order_paid=False)
+    action = payment_start(payment_id=payment.pk, now=now)
+    payment.refresh_from_db()
+    return PaymentResult(payment=payment, action=action, order_paid=False)
 
 
 def _inside_callers_transaction() -> bool:

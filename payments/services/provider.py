@@ -76,12 +76,13 @@ def _jsonable(state: ProviderPayment) -> dict:
     return data
 
 
-def _auto_refund(payment: Payment, *, origin: str, now) -> dict:
+def _auto_refund(payment: Payment, *, origin: str, now) -> list[dict]:
+    events: list[dict] = []
     attempt = refund_attempt_create(payment=payment, amount=payment.amount, origin=origin,
                                     out_refund_no=f"auto{payment.id.hex}", now=now,
-                                    reason=str(RefundOrigin(origin).label))
-    return _payment_event(payment, "payment.refunded_automatically", actor=None,
-                          data={"origin": origin, "out_refund_no": attempt.out_refund_no})
+                                    reason=str(RefundOrigin(origin).label), audit_events=events)
+    return [*events, _payment_event(payment, "payment.refunded_automatically", actor=None,
+                                    data={"origin": origin, "out_refund_no": attempt.out_refund_no})]
 
 
 def _apply(order: Order, payment: Payment, state: ProviderPayment, *, actor, now) -> tuple[str, list[dict]]:
@@ -108,7 +109,7 @@ def _apply(order: Order, payment: Payment, state: ProviderPayment, *, actor, now
                 events.append(order_mark_paid(order=order, actor=actor, at=now))
             return "succeeded", events
         origin = RefundOrigin.LATE if order.status == OrderStatus.CANCELLED else RefundOrigin.DUPLICATE
-        events.append(_auto_refund(payment, origin=origin, now=now))
+        events += _auto_refund(payment, origin=origin, now=now)
         return f"succeeded_{origin}", events
     if state.status == "closed":
         if status in (PaymentStatus.CREATED, PaymentStatus.PENDING):

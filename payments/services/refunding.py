@@ -64,12 +64,14 @@ def refunded_amount(payment) -> Decimal:
 
 
 def refund_attempt_create(*, payment, amount, origin: str, reason: str = "", actor=None,
-                          out_refund_no: str | None = None, ip: str | None = None, now=None) -> RefundAttempt:
+                          out_refund_no: str | None = None, ip: str | None = None, now=None,
+                          audit_events: list | None = None) -> RefundAttempt:
     """Record the intent to send ``amount`` back from ``payment`` and schedule its execution.
 
     Call inside a transaction; locks the payment row (after the order row, if the caller holds it).
     Refuses (``PaymentNotAllowed``) when the payment did not succeed or when the attempts of the
     payment would exceed its amount. ``out_refund_no`` defaults to one derived from the attempt.
+    A caller with more writes to make passes ``audit_events`` and records them last itself.
     """
     from ..models import Payment
     from ..tasks import refund_attempt_execute_task
@@ -92,12 +94,16 @@ def refund_attempt_create(*, payment, amount, origin: str, reason: str = "", act
     attempt.out_refund_no = out_refund_no or f"rf{attempt.id.hex}"
     attempt._history_user = _user(actor)
     attempt.save(force_insert=True)
-    audit_record(
-        action="payment.refund_requested", actor=_user(actor), obj=attempt, brand_id=attempt.brand_id,
-        amount=amount, ip=ip, reason=reason,
-        data={"payment": str(payment.pk), "order": str(payment.order_id), "channel": payment.channel,
-              "origin": origin, "out_refund_no": attempt.out_refund_no},
-    )
+    event = {
+        "action": "payment.refund_requested", "actor": _user(actor), "obj": attempt, "brand_id": attempt.brand_id,
+        "amount": amount, "ip": ip, "reason": reason,
+        "data": {"payment": str(payment.pk), "order": str(payment.order_id), "channel": payment.channel,
+                 "origin": origin, "out_refund_no": attempt.out_refund_no},
+    }
+    if audit_events is None:
+        audit_record(**event)
+    else:
+        audit_events.append(event)
     attempt_id = attempt.pk
     transaction.on_commit(lambda: refund_attempt_execute_task.delay(attempt_id=str(attempt_id)))
     return attempt
@@ -112,11 +118,12 @@ def _lock_attempt(attempt_id) -> RefundAttempt:
     return RefundAttempt.objects.select_for_update().select_related("payment").get(pk=attempt_id)
 
 
-def _apply(attempt: RefundAttempt, result: ProviderRefund, *, actor=None, now=None) -> bool:
-    """Record the provider's answer on a locked attempt; returns whether it became final."""
+def _apply(attempt: RefundAttempt, result: ProviderRefund, *, actor=None, now=None) -> dict | None:
+    """Record the provider's answer on a locked attempt; returns the audit event for the caller
+    to record last when the attempt became final, else None."""
     now = now or timezone.now()
     if attempt.status in FINAL:
-        return False
+        return None
     attempt._history_user = _user(actor)
     payment = attempt.payment
     if result.status == "succeeded":
@@ -144,16 +151,15 @@ def _apply(attempt: RefundAttempt, result: ProviderRefund, *, actor=None, now=No
         polled = registry.get(payment.channel).polled
         attempt.next_check_at = now + _backoff(attempt.check_attempts) if polled else None
         attempt.save()
-        return False
-    audit_record(
-        action=action, actor=_user(actor), obj=attempt, brand_id=attempt.brand_id, amount=attempt.amount,
-        reason=attempt.failure_reason,
-        data={"payment": str(payment.pk), "order": str(payment.order_id), "channel": payment.channel,
-              "origin": attempt.origin, "out_refund_no": attempt.out_refund_no},
-    )
+        return None
     done, ok = attempt, result.status == "succeeded"
     transaction.on_commit(lambda: refund_attempt_finished.send(sender=RefundAttempt, attempt=done, succeeded=ok))
-    return True
+    return {
+        "action": action, "actor": _user(actor), "obj": attempt, "brand_id": attempt.brand_id,
+        "amount": attempt.amount, "reason": attempt.failure_reason,
+        "data": {"payment": str(payment.pk), "order": str(payment.order_id), "channel": payment.channel,
+                 "origin": attempt.origin, "out_refund_no": attempt.out_refund_no},
+    }
 
 
 def refund_attempt_record(*, attempt_id, result: ProviderRefund, actor=None, kind: str = PaymentEventKind.REFUND,
@@ -162,12 +168,14 @@ def refund_attempt_record(*, attempt_id, result: ProviderRefund, actor=None, kin
     with transaction.atomic():
         attempt = _lock_attempt(attempt_id)
         before = attempt.status
-        _apply(attempt, result, actor=actor, now=now)
+        audit = _apply(attempt, result, actor=actor, now=now)
         event_record(channel=attempt.payment.channel, kind=kind, refund_attempt=attempt,
                      payment=attempt.payment, reference=attempt.out_refund_no,
                      payload=payload or {"status": result.status, "provider_refund_id": result.provider_refund_id,
                                          "failure_reason": result.failure_reason},
                      outcome=f"{before}->{attempt.status}" if before != attempt.status else attempt.status)
+        if audit:
+            audit_record(**audit)
     return attempt
 
 
@@ -184,10 +192,12 @@ def refund_attempt_execute(*, attempt_id, now=None) -> RefundAttempt:
             if attempt.status in FINAL:
                 return attempt
             result = gateway.refund(attempt)  # the wallet credit, inside this transaction
-            _apply(attempt, result, now=now)
+            audit = _apply(attempt, result, now=now)
             event_record(channel=attempt.payment.channel, kind=PaymentEventKind.REFUND, refund_attempt=attempt,
                          payment=attempt.payment, reference=attempt.out_refund_no,
                          payload={"status": result.status}, outcome=attempt.status)
+            if audit:
+                audit_record(**audit)
         return attempt
     try:
         if attempt.status == RefundAttemptStatus.PROCESSING and attempt.provider_refund_id:
@@ -212,12 +222,14 @@ def refund_attempt_execute(*, attempt_id, now=None) -> RefundAttempt:
         before = attempt.status
         if attempt.status not in FINAL:
             attempt.check_attempts += 1
-        _apply(attempt, result, now=now)
+        audit = _apply(attempt, result, now=now)
         event_record(channel=attempt.payment.channel, kind=kind, refund_attempt=attempt, payment=attempt.payment,
                      reference=attempt.out_refund_no,
                      payload={"status": result.status, "provider_refund_id": result.provider_refund_id,
                               "failure_reason": result.failure_reason},
                      outcome=f"{before}->{attempt.status}" if before != attempt.status else attempt.status)
+        if audit:
+            audit_record(**audit)
     return attempt
 
 
