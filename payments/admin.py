@@ -437,3 +437,7 @@ class GiftCardAdmin(RoleAccessMixin, ScopedAdmin):
                 return HttpResponseRedirect(reverse("admin:payments_giftcard_change", args=[card.pk]))
         return self._render(request, form, title=_("Top up gift card %(card)s") % {"card": card.masked_code},
                             card=card)
+
+
+from . import admin_corporate  # noqa: E402,F401
+from . import admin_reconciliation as _admin_reconciliation  # noqa: E402,F401

@@ -10,4 +10,4 @@ class PaymentsConfig(AppConfig):
     def ready(self):
         # The channels payments owns register themselves; other apps register theirs in their ready().
         from . import demo  # noqa: F401  (seed_demo's gift card)
-        from .gateways import builtin  # noqa: F401
+        from .gateways import builtin, corporate, paysim  # noqa: F401

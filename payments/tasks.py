@@ -24,3 +24,21 @@ def refund_attempts_check_due_task() -> int:
 def payments_check_due_task() -> int:
     """Every few seconds: ask providers about payments without a final answer whose check is due."""
     return payments_check_due()
+
+
+@shared_task(name="payments.tasks.reconcile_yesterday_task")
+def reconcile_yesterday_task() -> list[int]:
+    """Daily (beat): reconcile yesterday's provider statements; channels done already are skipped."""
+    from .services.reconciliation import reconcile_yesterday
+
+    return [run.pk for run in reconcile_yesterday()]
+
+
+@shared_task(name="payments.tasks.reconcile_day_task")
+def reconcile_day_task(channel: str, day_iso: str) -> int:
+    """Reconcile one channel and day (``YYYY-MM-DD``); each call adds a run. Returns its id."""
+    from datetime import date
+
+    from .services.reconciliation import reconcile_day
+
+    return reconcile_day(channel=channel, day=date.fromisoformat(day_iso)).pk

@@ -15,6 +15,7 @@ from .gift_cards import (
     gift_card_top_up,
 )
 from .paying import PaymentResult, payment_create
+from .reconciliation import reconcile_day, reconcile_yesterday, reconciliation_mismatch_resolve
 
 __all__ = [
     "GIFT_CARD_CODE_DIGITS",
@@ -24,4 +25,7 @@ __all__ = [
     "gift_card_set_active",
     "gift_card_top_up",
     "payment_create",
+    "reconcile_day",
+    "reconcile_yesterday",
+    "reconciliation_mismatch_resolve",
 ]
