@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("stores/", include("stores.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("ordering.urls")),
     path("", include("payments.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "stores",
     "ordering",
     "payments",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -96,6 +97,13 @@ if DATABASES["default"].get("ENGINE") == "django.db.backends.sqlite3":
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Reports (HQ analytics) may read their rollups from a read replica of the default database:
+# set REPORTS_DATABASE_URL to it (config/db_routers.py). Tests mirror it onto the default database.
+if env("REPORTS_DATABASE_URL", default=""):
+    DATABASES["reports"] = env.db("REPORTS_DATABASE_URL")
+    DATABASES["reports"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    DATABASES["reports"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.db_routers.ReportsReplicaRouter"]
 
 # One cache shared by every web process and worker: login throttles and the menu cache version
 # tokens live here. locmemcache:// is per process, fine for the demo and tests; production should
@@ -220,6 +228,16 @@ CELERY_BEAT_SCHEDULE = {
     "payments-reconcile-yesterday": {
         "task": "payments.tasks.reconcile_yesterday_task",
         "schedule": crontab(minute=30, hour=9),  # after the providers publish yesterday's statement
+    },
+    "reports-rollups-recent": {
+        "task": "reports.tasks.rollups_refresh_recent_task",
+        "schedule": 300.0,  # seconds: today's and yesterday's figures are at most 5 minutes old
+        "kwargs": {"days": 2},
+    },
+    "reports-rollups-nightly": {
+        "task": "reports.tasks.rollups_refresh_recent_task",
+        "schedule": crontab(minute=30, hour=3),  # the last 8 days again: late refunds and fixes
+        "kwargs": {"days": 8},
     },
 }
 
