@@ -19,6 +19,12 @@ class FSMRefreshMixin(models.Model):
         abstract = True
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        if fields is None:
+            # Name the loaded fields: once the state is dropped from ``__dict__`` below, Django
+            # would take it for a deferred field and leave it out of a plain refresh (it would
+            # then be read later by one more query, unprotected until then).
+            deferred = self.get_deferred_fields()
+            fields = [f.attname for f in self._meta.concrete_fields if f.attname not in deferred]
         for field in self._meta.concrete_fields:
             protected = isinstance(field, FSMFieldMixin) and getattr(field, "protected", False)
             if protected and (fields is None or field.name in fields or field.attname in fields):

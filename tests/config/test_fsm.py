@@ -35,6 +35,13 @@ def test_refresh_from_db_reloads_a_protected_status(customer, store, store_manag
     assert stale.status == OrderStatus.READY
     assert stale.ready_at is None  # only the field asked for was reloaded
 
+    # A plain refresh reloads the status in the same query and it is protected at once (no
+    # lazy second query that leaves it writable until it is first read).
+    stale.refresh_from_db()
+    assert "status" in stale.__dict__
+    with pytest.raises(AttributeError, match="Direct status modification is not allowed"):
+        stale.status = OrderStatus.PAID
+
     # Still protected afterwards, on this instance and on the shared field.
     with pytest.raises(AttributeError, match="Direct status modification is not allowed"):
         stale.status = OrderStatus.PAID
