@@ -5,7 +5,8 @@
   a member is switched off, never deleted, so past payments keep their company.
 - "Bank transfers" (a page of the corporate account admin, linked from its list): the corporate
   payments waiting for their transfer ("Confirm transfer received", with the bank reference),
-  the corporate refunds waiting for finance's transfer ("Record refund transfer") and the
+  the refunds waiting for finance's transfer (of corporate payments, and refunds customers
+  redirected to their bank account: "Record refund transfer") and the
   refunds recorded lately with their electronic receipt (PDF).
 
 The views call ``payments.services.corporate`` and nothing else writes. The payment and refund
@@ -36,15 +37,30 @@ from stores.admin.scoping import ScopedAdmin, is_hq, scope_brand_ids, user_brand
 
 from .admin import PaymentAdmin, RefundAttemptAdmin
 from .gateways.corporate import CORPORATE
-from .models import CorporateAccount, CorporateMember, Payment, PaymentStatus, RefundAttempt, RefundAttemptStatus
+from .models import (
+    CorporateAccount,
+    CorporateMember,
+    Payment,
+    PaymentStatus,
+    RefundAttempt,
+    RefundAttemptStatus,
+    RefundDestination,
+)
 from .receipts import mask_account
 from .services.corporate import (
     REFERENCE_MAX_LENGTH,
     TransferReferenceInvalid,
     corporate_account_for_payment,
     corporate_membership_record,
-    corporate_refund_transfer_record,
     corporate_transfer_confirm,
+    refund_bank_account_reveal,
+    refund_transfer_record,
+)
+
+# Refunds that finance settles by bank transfer: of corporate payments, and those a customer
+# redirected to a bank account after the original channel failed.
+TRANSFER_REFUNDS = Q(payment__channel=CORPORATE, destination=RefundDestination.ORIGINAL) | Q(
+    destination=RefundDestination.BANK_TRANSFER
 )
 
 RECENT_RECEIPTS = 20
@@ -261,13 +277,13 @@ class CorporateAccountAdmin(RoleAccessMixin, ScopedAdmin):
             .order_by("pay_before", "created_at")
         )
         refunds = (
-            self._scoped(request, RefundAttempt.objects.filter(payment__channel=CORPORATE))
+            self._scoped(request, RefundAttempt.objects.filter(TRANSFER_REFUNDS))
             .select_related("payment__order__store").defer("receipt_pdf")
         )
         waiting = refunds.filter(status=RefundAttemptStatus.PROCESSING).order_by("created_at")
         recorded = refunds.filter(status=RefundAttemptStatus.SUCCEEDED).order_by("-succeeded_at")[:RECENT_RECEIPTS]
         context = self._context(
-            request, title=_("Bank transfers of corporate accounts"),
+            request, title=_("Bank transfers"),
             payments=list(payments), waiting_refunds=list(waiting), recorded_refunds=list(recorded),
         )
         return TemplateResponse(request, "admin/payments/corporate/transfers.html", context)
@@ -320,7 +336,7 @@ class CorporateAccountAdmin(RoleAccessMixin, ScopedAdmin):
 
     def record_refund_view(self, request, attempt_id):
         attempt = (
-            self._scoped(request, RefundAttempt.objects.filter(payment__channel=CORPORATE))
+            self._scoped(request, RefundAttempt.objects.filter(TRANSFER_REFUNDS))
             .select_related("payment__order__store").filter(pk=attempt_id).first()
         )
         if attempt is None:
@@ -333,7 +349,7 @@ class CorporateAccountAdmin(RoleAccessMixin, ScopedAdmin):
                              % {"status": attempt.get_status_display()})
         elif request.method == "POST" and form.is_valid():
             try:
-                attempt = corporate_refund_transfer_record(
+                attempt = refund_transfer_record(
                     actor=request.user, attempt_id=attempt.pk, reference=form.cleaned_data["reference"],
                     ip=client_ip(request),
                 )
@@ -347,14 +363,22 @@ class CorporateAccountAdmin(RoleAccessMixin, ScopedAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:payments_corporate_transfers"))
-        account = corporate_account_for_payment(attempt.payment)
+        if attempt.destination == RefundDestination.BANK_TRANSFER:
+            # The customer's own account: the full number is needed to make the transfer, so HQ
+            # sees it here (and only here), and each showing is audited.
+            number = refund_bank_account_reveal(actor=request.user, attempt=attempt, ip=client_ip(request))
+            payee = (attempt.bank_account_name, attempt.bank_name, number or _("(unreadable: ask the customer again)"))
+        else:
+            account = corporate_account_for_payment(attempt.payment)
+            payee = ((account.name, account.bank_name, mask_account(account.bank_account_last4)) if account
+                     else ("-", "-", "-"))
         rows = [
             (_("Refund number"), attempt.out_refund_no),
             (_("Amount (CNY)"), attempt.amount),
             (_("Order"), attempt.payment.order),
-            (_("Transfer to"), account.name if account else "-"),
-            (_("Bank"), account.bank_name if account else "-"),
-            (_("Account number"), mask_account(account.bank_account_last4) if account else "-"),
+            (_("Transfer to"), payee[0]),
+            (_("Bank"), payee[1]),
+            (_("Account number"), payee[2]),
             (_("Why"), attempt.get_origin_display()),
         ]
         return self._render_form(request, form, title=_("Record refund transfer"), subject=attempt, rows=rows,
@@ -362,7 +386,7 @@ class CorporateAccountAdmin(RoleAccessMixin, ScopedAdmin):
 
     def receipt_view(self, request, attempt_id):
         attempt = (
-            self._scoped(request, RefundAttempt.objects.filter(payment__channel=CORPORATE))
+            self._scoped(request, RefundAttempt.objects.filter(TRANSFER_REFUNDS))
             .filter(pk=attempt_id).only("pk", "brand_id", "out_refund_no", "receipt_pdf").first()
         )
         if attempt is None or not attempt.receipt_pdf:
@@ -397,7 +421,7 @@ def transfer_links(obj) -> str:
             return format_html('<a href="{}">{}</a>', reverse("admin:payments_corporate_confirm", args=[obj.pk]),
                                _("Confirm transfer received"))
         return ""
-    if isinstance(obj, RefundAttempt) and obj.payment.channel == CORPORATE:
+    if isinstance(obj, RefundAttempt) and obj.by_bank_transfer:
         links = []
         if obj.status == RefundAttemptStatus.PROCESSING:
             links.append((reverse("admin:payments_corporate_refund_record", args=[obj.pk]),
@@ -436,7 +460,7 @@ def record_refund_transfer_action(modeladmin, request, queryset):
     """For the refund admin: open the transfer page of the one selected corporate refund."""
     return _one_selected(
         modeladmin, request, queryset.select_related("payment"), url_name="admin:payments_corporate_refund_record",
-        valid=lambda a: a.payment.channel == CORPORATE and a.status == RefundAttemptStatus.PROCESSING,
+        valid=lambda a: a.by_bank_transfer and a.status == RefundAttemptStatus.PROCESSING,
     )
 
 

@@ -275,6 +275,12 @@ class RefundOrigin(models.TextChoices):
     STAFF = "staff", _("Refund by staff")
 
 
+class RefundDestination(models.TextChoices):
+    ORIGINAL = "original", _("Back to the original payment")
+    GIFT_CARD = "gift_card", _("Gift card credit")
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+
+
 class RefundAttempt(FSMRefreshMixin, models.Model):
     """Money sent back through one payment's channel. ``out_refund_no`` is our key at the
     provider: derived once from what caused the refund and reused on every retry, so the provider
@@ -305,12 +311,27 @@ class RefundAttempt(FSMRefreshMixin, models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     succeeded_at = models.DateTimeField(_("succeeded at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    # Bank transfers (corporate accounts): the transfer's bank reference and its receipt.
+    # Where the money goes: back through the payment's own channel, or (after that failed, at the
+    # customer's choice) onto a gift card of theirs or by bank transfer to an account they gave.
+    destination = models.CharField(
+        _("destination"), max_length=16, choices=RefundDestination.choices, default=RefundDestination.ORIGINAL
+    )
+    credit_card = models.ForeignKey(
+        GiftCard, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("gift card credited"),
+    )
+    bank_name = models.CharField(_("payee bank"), max_length=120, blank=True)
+    bank_account_name = models.CharField(_("payee account holder"), max_length=120, blank=True)
+    bank_account_last4 = models.CharField(_("payee account (last 4 digits)"), max_length=4, blank=True)
+    # The full number, encrypted (config/crypto.py); shown only to the staff making the transfer.
+    bank_account_encrypted = models.TextField(blank=True, editable=False)
+    # Bank transfers (corporate accounts, bank destinations): the transfer's reference and receipt.
     transfer_reference = models.CharField(_("bank transfer reference"), max_length=64, blank=True)
     receipt_pdf = models.BinaryField(_("electronic receipt (PDF)"), null=True, blank=True, editable=False)
 
     history = HistoricalRecords(
-        bases=[FSMRefreshMixin], excluded_fields=["next_check_at", "check_attempts", "receipt_pdf"]
+        bases=[FSMRefreshMixin],
+        excluded_fields=["next_check_at", "check_attempts", "receipt_pdf", "bank_account_encrypted"],
     )
 
     class Meta:
@@ -319,6 +340,10 @@ class RefundAttempt(FSMRefreshMixin, models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refundattempt_amount_positive"),
+            models.CheckConstraint(
+                condition=~Q(destination="gift_card") | Q(credit_card__isnull=False),
+                name="payments_refundattempt_gift_card_destination_has_card",
+            ),
         ]
         indexes = [
             models.Index(fields=["next_check_at"], name="payments_refund_next_check_idx",
@@ -328,6 +353,17 @@ class RefundAttempt(FSMRefreshMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.out_refund_no} {self.amount} ({self.get_status_display()})"
+
+    @property
+    def by_bank_transfer(self) -> bool:
+        """Settled by staff making a bank transfer (a corporate payment, or a bank destination)."""
+        return self.destination == RefundDestination.BANK_TRANSFER or (
+            self.destination == RefundDestination.ORIGINAL and self.payment.channel == "corporate"
+        )
+
+    @property
+    def masked_bank_account(self) -> str:
+        return f"•••• {self.bank_account_last4}" if self.bank_account_last4 else ""
 
     @transition(field=status, source=[RefundAttemptStatus.CREATED, RefundAttemptStatus.FAILED],
                 target=RefundAttemptStatus.PROCESSING)

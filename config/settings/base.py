@@ -303,6 +303,11 @@ PAYSIM = {
 # SMS: console in local, in-memory outbox in tests; a real provider implements
 # accounts.sms.SmsBackend and is named here.
 SMS_BACKEND = env("SMS_BACKEND", default="accounts.sms.ConsoleSmsBackend")
+
+# Key of the few values kept encrypted (config/crypto.py: a customer's bank account for a refund
+# by transfer). A Fernet key (``Fernet.generate_key()``); unset, one is derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env("FIELD_ENCRYPTION_KEY", default="")
+
 SMS_CODE_TTL = timedelta(minutes=5)
 SMS_CODE_MAX_ATTEMPTS = 5
 SMS_CODE_MIN_INTERVAL = timedelta(minutes=1)

@@ -119,6 +119,11 @@ class Gateway:
     partial: bool = False  # may pay part of what is left (split payment); none may yet
     polled: bool = False  # external provider: pending payments and refunds are queried until final
     reconciled: bool = False  # the provider has a daily statement to reconcile against
+    # Refunds: when the money reaches the payer (business days after we send it; (0, 0): at once),
+    # and the order in which an order's payments give money back (lower first; a subsidy that an
+    # organisation paid goes back last, so the payer's own money comes back first).
+    refund_days: tuple[int, int] = (1, 3)
+    refund_priority: int = 0
 
     def available(self, *, order, user) -> bool:
         """Whether ``user`` may pay ``order`` with this channel (store settings, membership...)."""
@@ -160,6 +165,10 @@ class Gateway:
         """Close an unpaid payment at the provider so it can never be paid any more. Returns the
         provider's view afterwards (``closed``, or ``succeeded`` if it was paid meanwhile)."""
         raise NotImplementedError
+
+    @property
+    def refunds_at_once(self) -> bool:
+        return self.refund_days == (0, 0)
 
     def refund(self, refund_attempt) -> ProviderRefund:
         """Send money back, keyed by ``refund_attempt.out_refund_no`` (same key on every retry)."""

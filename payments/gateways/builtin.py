@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy
 from ..errors import GiftCardInvalid, InsufficientBalance
 from ..ledger import gift_card_append, gift_card_lock
 from ..models import GiftCard, GiftCardEntryKind
-from . import Gateway, registry
+from . import Gateway, ProviderRefund, registry
 
 
 class GiftCardGateway(Gateway):
@@ -19,6 +19,7 @@ class GiftCardGateway(Gateway):
     channel = "gift_card"
     label = gettext_lazy("Gift card")
     wallet = True
+    refund_days = (0, 0)
 
     def _card_id(self, *, payment, params: dict, actor) -> int:
         card_id, code = params.get("gift_card"), (params.get("gift_card_code") or "").replace(" ", "")
@@ -57,6 +58,16 @@ class GiftCardGateway(Gateway):
         )
         payment.succeed(payer_account=card.code[-4:])
 
+    def refund(self, refund_attempt) -> ProviderRefund:
+        """Back onto the card that paid, at once (inside the refund's transaction)."""
+        payment = refund_attempt.payment
+        card = gift_card_lock(card_id=payment.gift_card_id)
+        gift_card_append(
+            card=card, kind=GiftCardEntryKind.REFUND, amount=refund_attempt.amount, payment=payment,
+            note=f"{payment.order.store.code} #{payment.order.display_number}",
+        )
+        return ProviderRefund(status="succeeded", provider_refund_id=f"card{card.pk}", amount=refund_attempt.amount)
+
 
 class CounterGateway(Gateway):
     """Money taken at the counter (cash or the store's card terminal), recorded by store staff.
@@ -65,6 +76,7 @@ class CounterGateway(Gateway):
     channel = "counter"
     label = gettext_lazy("Paid at the counter")
     wallet = True
+    refund_days = (0, 0)
     staff_only = True
 
     def available(self, *, order, user) -> bool:
@@ -74,6 +86,10 @@ class CounterGateway(Gateway):
 
     def settle(self, *, payment, params: dict, actor) -> None:
         payment.succeed(provider_trade_no=str(params.get("reference", ""))[:64])
+
+    def refund(self, refund_attempt) -> ProviderRefund:
+        """Cash handed back at the counter by the staff member who records the refund."""
+        return ProviderRefund(status="succeeded", provider_refund_id="counter", amount=refund_attempt.amount)
 
 
 registry.register(GiftCardGateway())

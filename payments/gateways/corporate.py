@@ -6,7 +6,7 @@ on the transfer; HQ staff confirm the transfer's arrival in the admin
 arrive by its ``pay_before`` (now + the company's ``pay_within_hours``) is closed by the periodic
 check. Refunds stay ``processing`` until finance has made the transfer back and recorded its
 reference, which produces the electronic receipt kept with the refund
-(``corporate_refund_transfer_record``).
+(``refund_transfer_record``).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class CorporateGateway(Gateway):
     wallet = False
     polled = False  # nobody to ask: the payment waits for staff until its pay_before
     reconciled = False
+    refund_days = (1, 5)  # a bank transfer
 
     def available(self, *, order, user) -> bool:
         return memberships(user=user, brand_id=order.brand_id).exists()

@@ -10,17 +10,27 @@ made after commit, and its answer recorded in a new transaction.
 from .gift_cards import (
     GIFT_CARD_CODE_DIGITS,
     gift_card_bind,
+    gift_card_for_refund,
     gift_card_issue,
     gift_card_set_active,
     gift_card_top_up,
 )
 from .paying import PaymentResult, payment_create
 from .reconciliation import reconcile_day, reconcile_yesterday, reconciliation_mismatch_resolve
+from .refunding import (
+    BankAccount,
+    refund_attempt_create,
+    refund_attempt_execute,
+    refund_attempt_finished,
+    refundable_from,
+)
 
 __all__ = [
     "GIFT_CARD_CODE_DIGITS",
+    "BankAccount",
     "PaymentResult",
     "gift_card_bind",
+    "gift_card_for_refund",
     "gift_card_issue",
     "gift_card_set_active",
     "gift_card_top_up",
@@ -28,4 +38,8 @@ __all__ = [
     "reconcile_day",
     "reconcile_yesterday",
     "reconciliation_mismatch_resolve",
+    "refund_attempt_create",
+    "refund_attempt_execute",
+    "refund_attempt_finished",
+    "refundable_from",
 ]

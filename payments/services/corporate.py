@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from audit.services import audit_record
 from config.api import DomainError
+from config.crypto import decrypt_text
 from ordering.models import Order
 from stores.selectors import user_manages_whole_brand
 
@@ -39,6 +40,7 @@ from ..models import (
     PaymentStatus,
     RefundAttempt,
     RefundAttemptStatus,
+    RefundDestination,
 )
 from ..receipts import RefundReceipt, mask_account, refund_receipt_pdf
 from ._common import _payment_event, _user
@@ -158,8 +160,14 @@ def _operator(actor) -> str:
 
 def _receipt_for(attempt: RefundAttempt, *, reference: str, actor, at) -> RefundReceipt:
     payment = Payment.objects.select_related("brand", "order__store").get(pk=attempt.payment_id)
-    account = corporate_account_for_payment(payment)
     payee = settings.PAYMENT_CORPORATE_PAYEE
+    if attempt.destination == RefundDestination.BANK_TRANSFER:  # the account the customer gave
+        payee_name, payee_bank = attempt.bank_account_name, attempt.bank_name
+        payee_account = mask_account(attempt.bank_account_last4)
+    else:
+        account = corporate_account_for_payment(payment)
+        payee_name, payee_bank = (account.name, account.bank_name) if account else ("-", "-")
+        payee_account = mask_account(account.bank_account_last4) if account else "-"
     return RefundReceipt(
         number=_receipt_number(attempt, at),
         issued_at=at,
@@ -167,9 +175,9 @@ def _receipt_for(attempt: RefundAttempt, *, reference: str, actor, at) -> Refund
         payer_name=payee["account_name"],
         payer_bank=payee["bank"],
         payer_account=payee["account_number"],
-        payee_name=account.name if account else "-",
-        payee_bank=account.bank_name if account else "-",
-        payee_account=mask_account(account.bank_account_last4) if account else "-",
+        payee_name=payee_name,
+        payee_bank=payee_bank,
+        payee_account=payee_account,
         amount=attempt.amount,
         out_refund_no=attempt.out_refund_no,
         payment_reference=payment.qr_content or payment.out_trade_no,
@@ -180,9 +188,9 @@ def _receipt_for(attempt: RefundAttempt, *, reference: str, actor, at) -> Refund
     )
 
 
-def corporate_refund_transfer_record(*, actor, attempt_id, reference, ip: str | None = None,
-                                     now=None) -> RefundAttempt:
-    """HQ records that finance made the bank transfer of a corporate refund: the transfer's
+def refund_transfer_record(*, actor, attempt_id, reference, ip: str | None = None, now=None) -> RefundAttempt:
+    """HQ records that finance made the bank transfer of a refund (of a corporate payment, or one a
+    customer redirected to a bank account after the original channel failed): the transfer's
     reference is kept, the electronic receipt (PDF) drawn and stored with the refund, and the
     refund succeeds (the payment becomes refunded when fully refunded).
 
@@ -198,9 +206,9 @@ def corporate_refund_transfer_record(*, actor, attempt_id, reference, ip: str | 
     _check_hq(actor, brand_id)
     with transaction.atomic():
         attempt = _lock_attempt(attempt_id)
-        if attempt.payment.channel != CORPORATE or attempt.status != RefundAttemptStatus.PROCESSING:
+        if not attempt.by_bank_transfer or attempt.status != RefundAttemptStatus.PROCESSING:
             raise PaymentNotAllowed(
-                _("Only a corporate refund waiting for its transfer can be recorded (this one is %(status)s).")
+                _("Only a refund by bank transfer waiting for its transfer can be recorded (this one is %(status)s).")
                 % {"status": attempt.get_status_display()},
                 code="not_waiting",
             )
@@ -241,3 +249,16 @@ def corporate_membership_record(*, actor, account: CorporateAccount, added, chan
             )
             written += 1
     return written
+
+
+def refund_bank_account_reveal(*, actor, attempt: RefundAttempt, ip: str | None = None) -> str | None:
+    """The full account number of a refund redirected to a bank account, for the HQ manager
+    about to make the transfer; every showing is audited. ``None`` if it cannot be read any more
+    (the encryption key changed)."""
+    _check_hq(actor, attempt.brand_id)
+    if attempt.destination != RefundDestination.BANK_TRANSFER:
+        return None
+    audit_record(action="payment.refund_bank_account_viewed", actor=_user(actor), obj=attempt,
+                 brand_id=attempt.brand_id, amount=attempt.amount, ip=ip,
+                 data={"out_refund_no": attempt.out_refund_no, "bank_account": attempt.masked_bank_account})
+    return decrypt_text(attempt.bank_account_encrypted)

@@ -107,3 +107,23 @@ def gift_card_bind(*, actor, code: str, ip: str | None = None) -> GiftCard:
         card.save(update_fields=["owner", "bound_at"])
         audit_record(action="gift_card.bound", actor=user, obj=card, ip=ip, data={"card": card.masked_code})
     return card
+
+
+def gift_card_for_refund(*, brand_id: int, owner) -> GiftCard:
+    """The card a refund redirected to "gift card credit" goes onto: the owner's newest active
+    card of the brand, or a new card bound to them (empty until the refund credits it). Inside the
+    caller's transaction; the caller audits the redirection."""
+    card = (GiftCard.objects.filter(brand_id=brand_id, owner=owner, is_active=True)
+            .order_by("-created_at", "-pk").first())
+    if card is not None:
+        return card
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                card = GiftCard(brand_id=brand_id, code=_new_card_code(), owner=owner, bound_at=timezone.now())
+                card._history_user = _user(owner)
+                card.save(force_insert=True)
+            return card
+        except IntegrityError:
+            continue
+    raise GiftCardInvalid(_("Could not find a free card number; try again."))  # pragma: no cover

@@ -9,8 +9,9 @@ checked. It is executed after commit by ``refund_attempt_execute_task``:
   same on every retry, so the provider never refunds it twice. No answer (timeout, 5xx) leaves the
   attempt ``processing`` and it is asked about again on a back-off schedule
   (``refund_attempts_check_due``); a timeout is never a failure;
-- staff-settled channels (corporate bank transfers) stay ``processing`` until staff record the
-  transfer (``refund_attempt_record``).
+- bank transfers (corporate payments, and refunds a customer redirected to a bank account after
+  the original channel failed) stay ``processing`` until staff record the transfer
+  (``refund_transfer_record``); a refund redirected to a gift card is credited at once.
 
 Each outcome is recorded once: the attempt row is locked and a final attempt is never moved
 again. ``refund_attempt_finished`` is sent after commit when an attempt succeeds or fails, for the
@@ -20,6 +21,7 @@ refunds app to follow its requests.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -31,10 +33,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.services import audit_record
+from config.crypto import encrypt_text
 
 from ..errors import PaymentNotAllowed
 from ..gateways import GatewayError, GatewayUnavailable, ProviderRefund, registry
-from ..models import PaymentEventKind, PaymentStatus, RefundAttempt, RefundAttemptStatus
+from ..ledger import gift_card_append, gift_card_lock
+from ..models import (
+    GiftCardEntryKind,
+    PaymentEventKind,
+    PaymentStatus,
+    RefundAttempt,
+    RefundAttemptStatus,
+    RefundDestination,
+)
 from ._common import _clean_amount, _user, event_record
 
 logger = logging.getLogger(__name__)
@@ -63,15 +74,54 @@ def refunded_amount(payment) -> Decimal:
     return total or Decimal("0.00")
 
 
+@dataclass(frozen=True)
+class BankAccount:
+    """Where a refund by bank transfer goes (checked by the caller: names, digits)."""
+
+    bank_name: str
+    account_name: str
+    account_number: str
+
+
+def _executor(attempt: RefundAttempt) -> str:
+    """Who moves the money: ``wallet`` (at once, in our database), ``staff`` (a bank transfer they
+    record) or ``provider`` (the payment's external gateway, called outside any transaction)."""
+    if attempt.destination == RefundDestination.GIFT_CARD:
+        return "wallet"
+    if attempt.by_bank_transfer:
+        return "staff"
+    return "wallet" if registry.get(attempt.payment.channel).wallet else "provider"
+
+
+def _gift_card_credit(attempt: RefundAttempt) -> ProviderRefund:
+    card = gift_card_lock(card_id=attempt.credit_card_id)
+    order = attempt.payment.order
+    gift_card_append(card=card, kind=GiftCardEntryKind.REFUND, amount=attempt.amount, payment=attempt.payment,
+                     note=f"{order.store.code} #{order.display_number}")
+    return ProviderRefund(status="succeeded", provider_refund_id=f"card{card.pk}", amount=attempt.amount)
+
+
+def refundable_from(payment) -> Decimal:
+    """What can still be sent back from ``payment`` (nothing unless it succeeded)."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return Decimal("0.00")
+    return max(payment.amount - refunded_amount(payment), Decimal("0.00"))
+
+
 def refund_attempt_create(*, payment, amount, origin: str, reason: str = "", actor=None,
                           out_refund_no: str | None = None, ip: str | None = None, now=None,
-                          audit_events: list | None = None) -> RefundAttempt:
+                          audit_events: list | None = None, destination: str = RefundDestination.ORIGINAL,
+                          credit_card=None, bank: BankAccount | None = None) -> RefundAttempt:
     """Record the intent to send ``amount`` back from ``payment`` and schedule its execution.
 
     Call inside a transaction; locks the payment row (after the order row, if the caller holds it).
     Refuses (``PaymentNotAllowed``) when the payment did not succeed or when the attempts of the
     payment would exceed its amount. ``out_refund_no`` defaults to one derived from the attempt.
     A caller with more writes to make passes ``audit_events`` and records them last itself.
+
+    ``destination``: back through the payment's channel (default); onto ``credit_card`` (a gift
+    card of the payer's, credited at once); or by bank transfer to ``bank`` (staff record it).
+    The money still counts against ``payment``: it is that payment's money going back.
     """
     from ..models import Payment
     from ..tasks import refund_attempt_execute_task
@@ -87,10 +137,24 @@ def refund_attempt_create(*, payment, amount, origin: str, reason: str = "", act
             _("At most %(left)s CNY of this payment can still be refunded.") % {"left": left},
             code="refund_exceeds_payment",
         )
+    if destination not in RefundDestination.values:
+        raise PaymentNotAllowed(_("Unknown refund destination."), code="invalid_destination", status_code=400)
+    if destination == RefundDestination.GIFT_CARD and (credit_card is None or credit_card.brand_id != payment.brand_id):
+        raise PaymentNotAllowed(_("Choose a gift card of this brand to credit."), code="invalid_destination",
+                                status_code=400)
+    if destination == RefundDestination.BANK_TRANSFER and bank is None:
+        raise PaymentNotAllowed(_("Give the bank account to transfer the refund to."), code="invalid_destination",
+                                status_code=400)
     attempt = RefundAttempt(brand_id=payment.brand_id, payment=payment, amount=amount, origin=origin,
                             reason=reason[:200], created_by=_user(actor), created_at=now,
+                            destination=destination,
+                            credit_card=credit_card if destination == RefundDestination.GIFT_CARD else None,
                             # Picked up by the periodic check should the task never run.
                             next_check_at=now + _backoff(0))
+    if destination == RefundDestination.BANK_TRANSFER:
+        attempt.bank_name, attempt.bank_account_name = bank.bank_name, bank.account_name
+        attempt.bank_account_last4 = bank.account_number[-4:]
+        attempt.bank_account_encrypted = encrypt_text(bank.account_number)
     attempt.out_refund_no = out_refund_no or f"rf{attempt.id.hex}"
     attempt._history_user = _user(actor)
     attempt.save(force_insert=True)
@@ -98,7 +162,8 @@ def refund_attempt_create(*, payment, amount, origin: str, reason: str = "", act
         "action": "payment.refund_requested", "actor": _user(actor), "obj": attempt, "brand_id": attempt.brand_id,
         "amount": amount, "ip": ip, "reason": reason,
         "data": {"payment": str(payment.pk), "order": str(payment.order_id), "channel": payment.channel,
-                 "origin": origin, "out_refund_no": attempt.out_refund_no},
+                 "origin": origin, "out_refund_no": attempt.out_refund_no, "destination": destination,
+                 **({"bank_account": attempt.masked_bank_account} if attempt.bank_account_last4 else {})},
     }
     if audit_events is None:
         audit_record(**event)
@@ -115,7 +180,9 @@ def _lock_attempt(attempt_id) -> RefundAttempt:
 
     payment_id = RefundAttempt.objects.values_list("payment_id", flat=True).get(pk=attempt_id)
     Payment.objects.select_for_update().filter(pk=payment_id).first()
-    return RefundAttempt.objects.select_for_update().select_related("payment").get(pk=attempt_id)
+    return RefundAttempt.objects.select_for_update(of=("self",)).select_related("payment__order__store").get(
+        pk=attempt_id
+    )
 
 
 def _apply(attempt: RefundAttempt, result: ProviderRefund, *, actor=None, now=None) -> dict | None:
@@ -148,7 +215,7 @@ def _apply(attempt: RefundAttempt, result: ProviderRefund, *, actor=None, now=No
             attempt.submit(provider_refund_id=result.provider_refund_id)
         elif result.provider_refund_id:
             attempt.provider_refund_id = result.provider_refund_id
-        polled = registry.get(payment.channel).polled
+        polled = _executor(attempt) == "provider" and registry.get(payment.channel).polled
         attempt.next_check_at = now + _backoff(attempt.check_attempts) if polled else None
         attempt.save()
         return None
@@ -186,12 +253,18 @@ def refund_attempt_execute(*, attempt_id, now=None) -> RefundAttempt:
     if attempt.status in FINAL:
         return attempt
     gateway = registry.get(attempt.payment.channel)
-    if gateway.wallet:
+    executor = _executor(attempt)
+    if executor == "staff":  # a bank transfer: processing until staff record it
+        if attempt.status == RefundAttemptStatus.PROCESSING:
+            return attempt
+        return refund_attempt_record(attempt_id=attempt.pk, result=ProviderRefund(status="processing"), now=now)
+    if executor == "wallet":
         with transaction.atomic():
             attempt = _lock_attempt(attempt_id)
             if attempt.status in FINAL:
                 return attempt
-            result = gateway.refund(attempt)  # the wallet credit, inside this transaction
+            # The wallet credit, inside this transaction.
+            result = _gift_card_credit(attempt) if attempt.credit_card_id else gateway.refund(attempt)
             audit = _apply(attempt, result, now=now)
             event_record(channel=attempt.payment.channel, kind=PaymentEventKind.REFUND, refund_attempt=attempt,
                          payment=attempt.payment, reference=attempt.out_refund_no,

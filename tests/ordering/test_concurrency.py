@@ -1,10 +1,5 @@
-"""Ordering under real concurrency: PostgreSQL, real threads, one connection each.
-
-Each worker waits at a barrier so that they all start together, and closes its connection at the
-end. At most ``AT_ONCE`` workers hold a connection at the same moment (the server allows 100
-connections and other test runs share it); with more workers than that, the rest queue at the gate
-and race the ones that finish.
-"""
+"""Ordering under real concurrency: PostgreSQL, real threads, one connection each
+(``tests.concurrency.run_together``)."""
 
 from __future__ import annotations
 
@@ -22,36 +17,8 @@ from ordering.services import LineRequest, order_submit, orders_expire_due
 from stores.models import StoreDishOverride
 from stores.services import SoldOut
 from tests.accounts.factories import UserFactory
+from tests.concurrency import run_together
 from tests.ordering.factories import Menu, submit
-
-AT_ONCE = 20
-
-
-def run_together(workers, *, at_once: int = AT_ONCE) -> list[tuple[str, object]]:
-    """Run every worker in its own thread, started together; returns ("ok", value) or ("error", exc)."""
-    start = threading.Barrier(len(workers))
-    gate = threading.BoundedSemaphore(at_once)
-    results: list[tuple[str, object] | None] = [None] * len(workers)
-
-    def wrap(index, work):
-        try:
-            start.wait(timeout=30)
-            with gate:
-                try:
-                    results[index] = ("ok", work())
-                finally:
-                    connection.close()
-        except Exception as exc:  # reported by the main thread
-            results[index] = ("error", exc)
-
-    threads = [threading.Thread(target=wrap, args=(i, work)) for i, work in enumerate(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    assert None not in results
-    return results
 
 
 def _errors(results):

@@ -3,13 +3,10 @@ order expires, one gift card spent from many threads, one order paid from many t
 
 from __future__ import annotations
 
-import random
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from audit.models import AuditEvent
@@ -20,35 +17,10 @@ from payments.errors import InsufficientBalance, PaymentNotAllowed
 from payments.models import GiftCard, GiftCardEntry, Payment, PaymentStatus
 from payments.services import payment_create
 from stores.models import StoreDishOverride
+from tests.concurrency import run_together
 from tests.ordering.factories import Menu, gift_card_for, submit
 
 RACES = 30
-
-
-def run_together(workers, *, jitter: float = 0.0) -> list[tuple[str, object]]:
-    """Run every worker in its own thread, started together; returns ("ok", value) or ("error", exc)."""
-    start = threading.Barrier(len(workers))
-    results: list[tuple[str, object] | None] = [None] * len(workers)
-
-    def wrap(index, work):
-        try:
-            start.wait(timeout=30)
-            if jitter:
-                threading.Event().wait(random.random() * jitter)
-            results[index] = ("ok", work())
-        except Exception as exc:  # reported by the main thread
-            results[index] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=wrap, args=(i, work)) for i, work in enumerate(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads)
-    assert None not in results
-    return results
 
 
 def assert_ledger(card) -> Decimal:

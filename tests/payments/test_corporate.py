@@ -35,15 +35,15 @@ from payments.models import (
 from payments.services import payment_create
 from payments.services.corporate import (
     TransferReferenceInvalid,
-    corporate_refund_transfer_record,
     corporate_transfer_confirm,
+    refund_transfer_record,
 )
 from payments.services.provider import payment_sync, payments_check_due
 from payments.services.refunding import refund_attempt_create
 from tests.accounts.factories import UserFactory
+from tests.concurrency import run_together
 from tests.ordering.factories import Menu, gift_card_for, submit
 from tests.payments.corporate_world import company_for, pay_corporate, staff_refund, written
-from tests.payments.test_concurrency import run_together
 from tests.stores.factories import make_staff
 
 pytestmark = pytest.mark.django_db
@@ -305,7 +305,7 @@ def test_a_refund_waits_for_finance_then_is_recorded_with_its_receipt(hq_manager
     assert attempt.next_check_at is None  # nobody to ask: finance records it
     assert registry.get("corporate").query_refund(attempt).status == "processing"
 
-    done = corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference=" BOC-77812 ",
+    done = refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference=" BOC-77812 ",
                                             ip="203.0.113.7")
     assert done.status == RefundAttemptStatus.SUCCEEDED
     attempt.refresh_from_db()
@@ -331,9 +331,9 @@ def test_a_refund_waits_for_finance_then_is_recorded_with_its_receipt(hq_manager
 
 def test_a_second_record_of_the_refund_transfer_is_refused(hq_manager, pending, english):
     attempt = staff_refund(_paid_by_transfer(hq_manager, pending), actor=hq_manager)
-    corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-1")
+    refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-1")
     first_pdf = bytes(RefundAttempt.objects.get(pk=attempt.pk).receipt_pdf)
-    error = _refused(lambda: corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
+    error = _refused(lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
                                                               reference="BOC-2"),
                      PaymentNotAllowed, code="not_waiting", status=409)
     assert "Succeeded" in str(error.message)
@@ -347,10 +347,10 @@ def test_recording_a_refund_transfer_is_for_hq_only_and_needs_a_reference(
     attempt = staff_refund(_paid_by_transfer(hq_manager, pending), actor=hq_manager)
     manager = make_staff(role=Role.STORE_MANAGER, brand=brand, stores=[store], phone="13700000097")
     for actor in (manager, customer, None):
-        _refused(lambda a=actor: corporate_refund_transfer_record(actor=a, attempt_id=attempt.pk, reference="B1"),
+        _refused(lambda a=actor: refund_transfer_record(actor=a, attempt_id=attempt.pk, reference="B1"),
                  PaymentNotAllowed, code="not_yours", status=403)
     for reference in ("", "  ", "Y" * 65):
-        _refused(lambda r=reference: corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
+        _refused(lambda r=reference: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
                                                                       reference=r),
                  TransferReferenceInvalid, code="invalid_reference", status=400)
     attempt.refresh_from_db()
@@ -363,7 +363,7 @@ def test_a_gift_card_refund_is_not_recorded_as_a_transfer(hq_manager, customer, 
     with transaction.atomic():
         attempt = refund_attempt_create(payment=paid.payment, amount=Decimal("45.00"), origin=RefundOrigin.STAFF,
                                         actor=hq_manager)
-    _refused(lambda: corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="B1"),
+    _refused(lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="B1"),
              PaymentNotAllowed, code="not_waiting")
 
 
@@ -379,7 +379,7 @@ def test_a_transfer_confirmed_for_an_order_paid_meanwhile_is_refunded_by_transfe
     assert attempt.origin == RefundOrigin.DUPLICATE
     assert attempt.status == RefundAttemptStatus.PROCESSING  # finance must transfer it back
     assert attempt.amount == Decimal("45.00")
-    corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-DUP")
+    refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-DUP")
     attempt.refresh_from_db()
     assert attempt.status == RefundAttemptStatus.SUCCEEDED and bytes(attempt.receipt_pdf).startswith(b"%PDF")
 
@@ -391,7 +391,7 @@ def test_the_refund_goes_to_the_company_that_paid_even_after_the_payer_left_it(
     CorporateMember.objects.filter(account=company, user=customer).update(is_active=False)
     company_for(brand, customer, name="新公司", last4="9999")  # joined another company since
     attempt = staff_refund(payment, actor=hq_manager)
-    corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-3")
+    refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-3")
     pdf = bytes(RefundAttempt.objects.get(pk=attempt.pk).receipt_pdf)
     assert b"****4321" in pdf and b"****9999" not in pdf
 
@@ -399,7 +399,7 @@ def test_the_refund_goes_to_the_company_that_paid_even_after_the_payer_left_it(
 def test_a_partial_refund_leaves_the_payment_succeeded(hq_manager, pending):
     payment = _paid_by_transfer(hq_manager, pending)
     attempt = staff_refund(payment, actor=hq_manager, amount=Decimal("20.00"))
-    corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-4")
+    refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-4")
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.SUCCEEDED
     assert b"20.00" in bytes(RefundAttempt.objects.get(pk=attempt.pk).receipt_pdf)
@@ -445,8 +445,8 @@ def test_two_staff_confirming_at_once_record_the_transfer_once(brand, customer, 
 
     attempt = staff_refund(payment, actor=hq_manager)
     results = run_together([
-        lambda: corporate_refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="R-1"),
-        lambda: corporate_refund_transfer_record(actor=second_hq, attempt_id=attempt.pk, reference="R-2"),
+        lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="R-1"),
+        lambda: refund_transfer_record(actor=second_hq, attempt_id=attempt.pk, reference="R-2"),
     ])
     assert sorted(kind for kind, _ in results) == ["error", "ok"]
     attempt.refresh_from_db()

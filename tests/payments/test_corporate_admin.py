@@ -14,7 +14,7 @@ from ordering.services import LineRequest
 from payments.admin_corporate import confirm_transfer_action, record_refund_transfer_action, transfer_links
 from payments.models import CorporateAccount, CorporateMember, Payment, PaymentStatus, RefundAttempt
 from payments.models import RefundAttemptStatus as RS
-from payments.services.corporate import corporate_refund_transfer_record, corporate_transfer_confirm
+from payments.services.corporate import corporate_transfer_confirm, refund_transfer_record
 from tests.accounts.factories import UserFactory
 from tests.ordering.factories import submit
 from tests.payments.corporate_world import company_for, pay_corporate, staff_refund, written
@@ -246,7 +246,7 @@ def test_hq_records_a_refund_transfer_and_downloads_its_receipt(client, hq_manag
 
 
 def test_a_second_refund_record_in_the_admin_changes_nothing(client, hq_manager, refund):
-    corporate_refund_transfer_record(actor=hq_manager, attempt_id=refund.pk, reference="BOC-1")
+    refund_transfer_record(actor=hq_manager, attempt_id=refund.pk, reference="BOC-1")
     client.force_login(hq_manager)
     before = written()
     response = client.post(_record_url(refund), {"reference": "BOC-2"}, **EN)
@@ -263,7 +263,7 @@ def test_a_bad_refund_reference_is_a_form_error(client, hq_manager, refund):
 
 
 def test_the_receipt_is_for_hq_of_its_brand_and_superusers(client, hq_manager, brand, store, refund, rival_hq):
-    corporate_refund_transfer_record(actor=hq_manager, attempt_id=refund.pk, reference="BOC-9")
+    refund_transfer_record(actor=hq_manager, attempt_id=refund.pk, reference="BOC-9")
     url = _receipt_url(refund)
     manager = make_staff(role=Role.STORE_MANAGER, brand=brand, stores=[store], phone="13700000055")
     client.force_login(manager)

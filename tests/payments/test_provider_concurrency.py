@@ -22,9 +22,9 @@ from payments.models import Payment, PaymentEvent, PaymentStatus, RefundAttempt
 from payments.services import _common as common
 from payments.services import payment_create
 from payments.services.provider import payment_sync
+from tests.concurrency import run_together
 from tests.ordering.factories import Menu, gift_card_for, submit
 from tests.payments.fakes import FakeProvider, install, uninstall
-from tests.payments.test_concurrency import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOTIFY = "/api/v1/payments/notify/fakepay/"
