@@ -31,6 +31,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("ordering.order", "view")
         | _crud("payments.payment", "view")
         | _crud("payments.giftcard", "view", "add", "change")
+        | _crud("refunds.refundrequest", "view") | {"refunds.review_refundrequest"}
+        | _crud("refunds.refundpolicy", "view", "change")
+        | _crud("audit.securityreport", "view")
     ),
     Role.STORE_MANAGER: frozenset(
         _crud("stores.store", "view", "change")
@@ -42,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("ordering.order", "view")
         | _crud("payments.payment", "view")
         | _crud("payments.giftcard", "view")
+        | _crud("refunds.refundrequest", "view") | {"refunds.review_refundrequest"}
     ),
     Role.KITCHEN_STAFF: frozenset(
         _crud("stores.store", "view")

@@ -295,8 +295,15 @@ def customer_token_obtain(*, phone: str, code: str, ip: str | None = None) -> To
 # --- freezing ----------------------------------------------------------------------------
 
 
-def user_freeze(*, user: User, reason: str, actor: User | None = None, ip: str | None = None) -> User:
-    """Freeze an account (no orders, no refunds). Freezing a frozen account changes nothing."""
+def user_freeze(
+    *, user: User, reason: str, actor: User | None = None, ip: str | None = None, audit_events: list | None = None,
+    data: dict | None = None,
+) -> User:
+    """Freeze an account (no orders, no refunds). Freezing a frozen account changes nothing.
+
+    A caller freezing inside a larger transaction (a risk rule) passes ``audit_events`` and records
+    them as its own last writes (the audit chain is always the last lock a transaction takes).
+    """
     reason = (reason or "").strip()
     if not reason:
         raise FreezeReasonRequired(_("Give a reason for freezing the account."))
@@ -308,7 +315,12 @@ def user_freeze(*, user: User, reason: str, actor: User | None = None, ip: str |
         locked.frozen_reason = reason[:255]
         locked.frozen_at = timezone.now()
         locked.save(update_fields=["is_frozen", "frozen_reason", "frozen_at"])
-        audit_record(action="account.frozen", actor=actor, obj=locked, reason=reason, ip=ip)
+        event = {"action": "account.frozen", "actor": actor, "obj": locked, "reason": reason, "ip": ip,
+                 "data": data or {}}
+        if audit_events is None:
+            audit_record(**event)
+        else:
+            audit_events.append(event)
     user.is_frozen, user.frozen_reason, user.frozen_at = locked.is_frozen, locked.frozen_reason, locked.frozen_at
     return locked
 

@@ -104,3 +104,26 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditImmutableError("Audit events cannot be deleted.")
+
+
+class SecurityReport(models.Model):
+    """The security report of one 72-hour period (``audit.security``), for the whole platform
+    (``brand_id`` empty: superusers) or one brand (its HQ). Written once, then only read."""
+
+    brand_id = models.BigIntegerField(_("brand id"), null=True, blank=True, db_index=True)
+    period_start = models.DateTimeField(_("from"))
+    period_end = models.DateTimeField(_("until"))
+    generated_at = models.DateTimeField(_("generated at"), default=timezone.now)
+    chain_ok = models.BooleanField(_("audit chain intact"))
+    data = models.JSONField(_("figures"), default=dict)
+
+    class Meta:
+        verbose_name = _("security report")
+        verbose_name_plural = _("security reports")
+        ordering = ["-period_end", "brand_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["brand_id", "period_end"], name="audit_security_report_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period_start:%Y-%m-%d %H:%M} – {self.period_end:%Y-%m-%d %H:%M}"

@@ -1,4 +1,5 @@
-"""Every write to orders: submit, pay (called by payments), kitchen bumps, redemption, cancel, expiry.
+"""Every write to orders: submit, pay (called by payments), kitchen bumps, redemption, cancel, expiry,
+and what an approved refund does to an order (called by refunds).
 
 Lock order, the same in every service, so two of them never wait on each other in a circle:
 
@@ -53,7 +54,7 @@ from .errors import (
     PickupCodeInvalid,
     StoreClosed,
 )
-from .models import CancelReason, Order, OrderLine, OrderNumberCounter, OrderSource, OrderStatus
+from .models import KITCHEN_STATES, CancelReason, Order, OrderLine, OrderNumberCounter, OrderSource, OrderStatus
 
 MAX_LINES = 30
 MAX_QUANTITY = 99  # per line
@@ -644,6 +645,46 @@ def _cancel_locked(order: Order, *, actor, reason: str, ip=None, now=None) -> Or
         data={"stock_released": {str(k): v for k, v in quantities.items()}},
     ))
     return order
+
+
+def order_refund_apply(
+    *, order: Order, quantities: dict[int, int], full: bool, actor, now=None
+) -> tuple[dict[int, int], list[dict]]:
+    """What an approved refund does to a locked order (for the refunds services, which hold the
+    order row): a full refund before collection moves it to refunded (off the kitchen board);
+    a refund before preparation gives its portions back to stock.
+
+    ``quantities`` are the refunded portions per dish id. Only portions the submit really took
+    come back (``stock_reserved``, which is reduced accordingly so a later refund of the same
+    order never gives them back twice). Returns (portions released per dish, audit events for
+    the caller to record last).
+    """
+    events: list[dict] = []
+    before = order.status
+    released: dict[int, int] = {}
+    reserved = {int(dish_id): portions for dish_id, portions in (order.stock_reserved or {}).items()}
+    if before == OrderStatus.PAID:  # not yet being prepared
+        for dish_id, portions in sorted(quantities.items()):
+            back = min(portions, reserved.get(dish_id, 0))
+            if back > 0:
+                released[dish_id] = back
+                reserved[dish_id] -= back
+    if full and before in KITCHEN_STATES:
+        order.refund_full()
+    if not released and order.status == before:
+        return released, events
+    order.stock_reserved = {str(k): v for k, v in reserved.items() if v > 0}
+    _save_transition(order, actor)
+    if released:
+        before_restore = order.business_date < local_now(now).date()
+        stock_release(store_id=order.store_id, quantities=released, skip_daily=before_restore)
+    if order.status != before:
+        events.append(_order_event(order, "order.refunded", actor=actor, data={
+            "from": before, "stock_released": {str(k): v for k, v in released.items()}}))
+    elif released:
+        events.append(_order_event(order, "order.stock_released", actor=actor, data={
+            "stock_released": {str(k): v for k, v in released.items()}}))
+    return released, events
 
 
 # Payment statuses (payments owns the model) whose money has arrived or may still arrive.

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "stores",
     "ordering",
     "payments",
+    "refunds",
     "reports",
 ]
 
@@ -228,6 +229,18 @@ CELERY_BEAT_SCHEDULE = {
     "payments-reconcile-yesterday": {
         "task": "payments.tasks.reconcile_yesterday_task",
         "schedule": crontab(minute=30, hour=9),  # after the providers publish yesterday's statement
+    },
+    "refunds-sweep": {
+        "task": "refunds.tasks.refunds_sweep_task",
+        "schedule": 60.0,  # approved refunds whose task was lost; refunds in progress brought up to date
+    },
+    "refunds-escalate-overdue": {
+        "task": "refunds.tasks.refunds_escalate_overdue_task",
+        "schedule": 60.0,  # reviews past their 30-minute deadline are escalated to HQ within a minute
+    },
+    "audit-security-report": {
+        "task": "audit.tasks.security_reports_due_task",
+        "schedule": crontab(minute=15),  # hourly check; a report is written every 72 hours
     },
     "reports-rollups-recent": {
         "task": "reports.tasks.rollups_refresh_recent_task",

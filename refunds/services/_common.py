@@ -1,0 +1,133 @@
+"""Pieces the refund services share: locks, the per-order tally, audit events, SMS."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.tasks import sms_send_task
+from config.money import money
+from ordering.models import Order
+from payments.models import Payment, PaymentStatus, RefundAttempt, RefundAttemptStatus, RefundOrigin
+
+from ..errors import RefundNotFound
+from ..models import OrderRefundTally, RefundRequest
+
+# Refunds the payments app makes by itself (a second payment, a late one): not the customer's.
+AUTOMATIC_ORIGINS = (RefundOrigin.DUPLICATE, RefundOrigin.LATE, RefundOrigin.AMOUNT_MISMATCH)
+
+
+def _user(actor):
+    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+
+
+def refund_lock(refund_id) -> RefundRequest:
+    """The request row, locked (after its order row: the lock order of ``ordering.services``)."""
+    try:
+        return RefundRequest.objects.select_for_update(of=("self",)).select_related(
+            "order__store", "customer"
+        ).get(pk=refund_id)
+    except (RefundRequest.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise RefundNotFound() from None
+
+
+def order_id_of(refund_id):
+    """The order of a request (to lock it first), or ``RefundNotFound``."""
+    try:
+        order_id = RefundRequest.objects.filter(pk=refund_id).values_list("order_id", flat=True).first()
+    except (ValueError, TypeError, ValidationError):
+        raise RefundNotFound() from None
+    if order_id is None:
+        raise RefundNotFound()
+    return order_id
+
+
+def kept_paid(order: Order) -> Decimal:
+    """What the order kept of its payments: succeeded payments, less what the payments app sent
+    back by itself (second payments, late ones), at most the order's total."""
+    paid = Payment.objects.filter(order=order, status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)).aggregate(
+        s=Sum("amount"))["s"] or Decimal("0")
+    automatic = RefundAttempt.objects.filter(
+        Q(payment__order=order), origin__in=AUTOMATIC_ORIGINS
+    ).exclude(status=RefundAttemptStatus.FAILED).aggregate(s=Sum("amount"))["s"] or Decimal("0")
+    return money(min(order.total, max(paid - automatic, Decimal("0"))))
+
+
+def tally_lock(order: Order, *, now=None) -> OrderRefundTally:
+    """The order's tally, locked (after the order row), with ``paid`` brought up to date."""
+    OrderRefundTally.objects.get_or_create(order=order, defaults={"brand_id": order.brand_id})
+    tally = OrderRefundTally.objects.select_for_update().get(order=order)
+    paid = kept_paid(order)
+    if paid != tally.paid:
+        tally.paid = paid
+        tally.updated_at = now or timezone.now()
+        tally.save(update_fields=["paid", "updated_at"])
+    return tally
+
+
+def tally_move(tally: OrderRefundTally, delta: Decimal, *, now=None) -> None:
+    """Hold (+) or release (-) money on a locked tally; the database refuses going past paid."""
+    tally.committed = money(tally.committed + delta)
+    tally.updated_at = now or timezone.now()
+    tally.save(update_fields=["committed", "updated_at"])
+
+
+def refund_event(refund: RefundRequest, action: str, *, actor, ip=None, reason: str = "", data: dict | None = None,
+                 amount=None) -> dict:
+    """An audit event about a refund request, for ``audit_record(**event)`` as a last write."""
+    user = _user(actor)
+    return {
+        "action": action, "actor": user, "actor_type": None if user else "system", "obj": refund,
+        "brand_id": refund.brand_id, "amount": refund.amount if amount is None else amount, "ip": ip,
+        "reason": reason,
+        "data": {"order": str(refund.order_id), "store": refund.store_id, "customer": refund.customer_id,
+                 "status": refund.status, "source": refund.source, **(data or {})},
+    }
+
+
+def save_refund(refund: RefundRequest, actor) -> None:
+    refund._history_user = _user(actor)
+    refund.save()
+
+
+# --- SMS to the customer ------------------------------------------------------------------
+
+
+def _order_label(refund: RefundRequest) -> str:
+    return f"{refund.order.store.code} #{refund.order.display_number}"
+
+
+def _text(kind: str, refund: RefundRequest, arrival=None) -> str:
+    label, amount = _order_label(refund), refund.amount
+    if kind == "approved":
+        if arrival is not None and not arrival.at_once:
+            return _("Your refund of %(amount)s CNY for order %(order)s was approved; it should arrive by "
+                     "%(date)s.") % {"amount": amount, "order": label, "date": date_format(arrival.latest, "n月j日")}
+        return _("Your refund of %(amount)s CNY for order %(order)s was approved.") % {"amount": amount,
+                                                                                      "order": label}
+    if kind == "rejected":
+        return _("Your refund request for order %(order)s was not approved: %(note)s") % {
+            "order": label, "note": refund.review_note or "-"}
+    if kind == "succeeded":
+        return _("%(amount)s CNY for order %(order)s has been refunded.") % {"amount": amount, "order": label}
+    if kind == "failed":
+        return _("Your refund of %(amount)s CNY for order %(order)s could not be paid out (%(reason)s). Open the "
+                 "order to choose another way, or contact the store.") % {
+            "amount": amount, "order": label, "reason": refund.failure_reason or "-"}
+    raise ValueError(kind)
+
+
+def notify_customer(refund: RefundRequest, kind: str, *, arrival=None) -> None:
+    """Send the customer an SMS about their refund once the transaction commits (in the
+    product's language: SMS go out in Chinese)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        text = _text(kind, refund, arrival)
+    phone = refund.customer.phone
+    transaction.on_commit(lambda: sms_send_task.delay(phone=phone, text=text))
