@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("stores.api.urls")),
     path("", include("ordering.api.urls")),
     path("", include("payments.api.urls")),
+    path("", include("refunds.api.urls")),
 ]
 
 urlpatterns = [
@@ -25,6 +26,7 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("", include("ordering.urls")),
     path("", include("payments.urls")),
+    path("", include("refunds.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

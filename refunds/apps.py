@@ -9,4 +9,9 @@ class RefundsConfig(AppConfig):
 
     def ready(self):
         # Follow the payments' refund attempts; contribute to the security report.
+        from ordering import panels
+
         from . import receivers, security  # noqa: F401
+        from .views import order_panel
+
+        panels.register(order_panel)  # the order page shows its refunds and the way to ask

@@ -182,6 +182,120 @@ def refund_timeline(refund: RefundRequest) -> list[Step]:
     return steps
 
 
+# --- a request as its customer sees it ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Share:
+    """Part of a refund going back through one payment: channel, destination, amount, where."""
+
+    channel: str
+    channel_label: str
+    destination: str
+    destination_label: str
+    amount: Decimal
+    status: str | None
+    account: str
+
+
+@dataclass(frozen=True)
+class RefundView:
+    refund: RefundRequest
+    shares: list[Share]
+    expected_arrival: Arrival
+    timeline: list[Step]
+    can_withdraw: bool
+    can_change_destination: bool
+
+    def __getattr__(self, name):  # the request's own fields, for serializers and templates
+        return getattr(self.refund, name)
+
+
+def refund_shares(refund: RefundRequest) -> list[Share]:
+    allocations = list(refund.allocations.all())
+    replaced = {a.replaces_id for a in allocations if a.replaces_id}
+    live = [a for a in allocations if a.pk not in replaced]
+    if live:
+        shares = []
+        for a in live:
+            attempt = a.attempt
+            account = ""
+            if attempt.destination == RefundDestination.GIFT_CARD and attempt.credit_card_id:
+                account = attempt.credit_card.masked_code
+            elif attempt.destination == RefundDestination.BANK_TRANSFER:
+                account = " ".join(filter(None, [attempt.bank_name, attempt.masked_bank_account]))
+            shares.append(Share(
+                channel=a.payment.channel, channel_label=registry.label(a.payment.channel),
+                destination=attempt.destination, destination_label=attempt.get_destination_display(),
+                amount=a.amount, status=attempt.status, account=account,
+            ))
+        return shares
+    return [
+        Share(channel=channel, channel_label=registry.label(channel), destination=destination,
+              destination_label=RefundDestination(destination).label, amount=amount, status=None, account="")
+        for channel, destination, amount in refund_channels(refund)
+    ]
+
+
+def refund_view(refund: RefundRequest) -> RefundView:
+    """Everything the refund page and ``GET /api/v1/refunds/{id}/`` show about a request."""
+    return RefundView(
+        refund=refund, shares=refund_shares(refund), expected_arrival=refund_arrival(refund),
+        timeline=refund_timeline(refund),
+        can_withdraw=refund.status == RefundStatus.PENDING_REVIEW,
+        can_change_destination=refund.status == RefundStatus.FAILED,
+    )
+
+
+def refunds_of_customer(user, *, limit: int = 50) -> list[RefundRequest]:
+    return list(RefundRequest.objects.filter(customer=user).select_related("order__store")
+                .order_by("-created_at")[:limit])
+
+
+def refund_refusal(order: Order, *, now=None) -> str | None:
+    """Why this order's customer cannot ask for a refund now (frozen account, not paid, too
+    late, nothing left), or ``None``: what the order page and the refund form tell them first."""
+    from .errors import RefundNotAllowed
+    from .policy import check_order_refundable
+
+    customer = order.customer
+    if customer is not None and customer.is_frozen:
+        return _("This account is frozen (%(reason)s), so it cannot ask for refunds. Please contact support.") % {
+            "reason": customer.frozen_reason or "-"}
+    try:
+        check_order_refundable(order, policy_for(order.brand_id), now=now or timezone.now())
+    except RefundNotAllowed as exc:
+        return str(exc.message)
+    if not order_refundable(order).any:
+        return _("Everything paid for this order has been refunded or asked for already.")
+    return None
+
+
+def counter_orders_find(*, store, query: str, now=None) -> list[Order]:
+    """Online orders of ``store`` a customer may want refunded at the counter: by the customer's
+    phone (their orders of the last 30 days) or by today's order number."""
+    query = "".join(str(query or "").split())[:20]
+    if not query.isdigit():
+        return []
+    qs = Order.objects.filter(store=store, customer__isnull=False).exclude(
+        status__in=(OrderStatus.PENDING_PAYMENT, OrderStatus.CANCELLED)).select_related("customer")
+    now = now or timezone.now()
+    if len(query) == 11:
+        qs = qs.filter(customer__phone=query, created_at__gte=now - timedelta(days=30))
+    elif len(query) <= 4:
+        qs = qs.filter(number=int(query), business_date=timezone.localdate(now))
+    else:
+        return []
+    return list(qs.order_by("-created_at")[:20])
+
+
+def counter_refunds_recent(*, store, limit: int = 20) -> list[RefundRequest]:
+    """The refunds asked for at this store's counter lately, newest first."""
+    return list(RefundRequest.objects.filter(store=store, source="counter").select_related("order", "customer",
+                                                                                           "requested_by")
+                .order_by("-created_at")[:limit])
+
+
 # --- review ---------------------------------------------------------------------------------
 
 
@@ -225,3 +339,15 @@ def customer_refund_stats(customer, *, now=None) -> CustomerRefundStats:
 
 def refund_policy_for(brand_id: int):
     return policy_for(brand_id)
+
+
+def customer_refunds_for_staff(*, user, customer, exclude_order_id=None, limit: int = 20) -> list[RefundRequest]:
+    """A customer's latest requests in the stores ``user`` may see, newest first (the reviewer's
+    "previous refunds of this customer"); those of ``exclude_order_id`` left out."""
+    visible = store_ids_visible_to(user)
+    qs = RefundRequest.objects.filter(customer=customer)
+    if visible is not None:
+        qs = qs.filter(store_id__in=visible)
+    if exclude_order_id is not None:
+        qs = qs.exclude(order_id=exclude_order_id)
+    return list(qs.select_related("order__store").order_by("-created_at", "pk")[:limit])

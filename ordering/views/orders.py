@@ -23,6 +23,7 @@ from config.net import client_ip
 
 from ..errors import OrderNotFound
 from ..models import Order, OrderStatus
+from ..panels import panels_for
 from ..selectors import order_get_for_customer, order_list_for_customer, order_money, order_payment_state
 from ..services import order_cancel
 
@@ -92,7 +93,9 @@ def status_context(order: Order) -> dict:
 @require_GET
 def order_detail(request, order_id):
     order = _own_order(request, order_id)
-    return render(request, "ordering/order_detail.html", {**status_context(order), "lines": order.lines.all()})
+    return render(request, "ordering/order_detail.html", {
+        **status_context(order), "lines": order.lines.all(), "panels": panels_for(request, order),
+    })
 
 
 @never_cache
