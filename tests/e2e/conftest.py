@@ -6,8 +6,14 @@ in CI. Without it these tests skip and say why.
 """
 
 import os
+import socketserver
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from django.test import Client
+
+from payments.sandbox.conf import build_paysim
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,3 +35,43 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-US", "viewport": {"width": 390, "height": 844}}
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def sandbox_server(tmp_path, settings, live_server):
+    """The sandbox as a separate HTTP server on loopback, notifying the live server."""
+    server = make_server("127.0.0.1", 0, lambda environ, start: app(environ, start),
+                         server_class=_ThreadingServer, handler_class=_Quiet)
+    url = f"http://127.0.0.1:{server.server_port}"
+    sandbox = build_paysim(db_path=str(tmp_path / "paysim.sqlite3"), public_base_url=url)
+    app = sandbox.wsgi_app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    sandbox.start_notifier()
+    settings.SITE_URL = live_server.url
+    settings.PAYMENT_GATEWAYS = {
+        channel: {**conf, "base_url": url, "notify_url": f"{live_server.url}/api/v1/payments/notify/{channel}/"}
+        for channel, conf in settings.PAYMENT_GATEWAYS.items()
+    }
+    yield sandbox
+    sandbox.close()
+    server.shutdown()
+    server.server_close()
+
+
+def logged_in_page(browser, browser_context_args, live_server, user):
+    client = Client()
+    client.force_login(user)
+    context = browser.new_context(**browser_context_args)
+    context.set_default_timeout(10_000)
+    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
+    return context, context.new_page()

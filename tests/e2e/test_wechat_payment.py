@@ -1,60 +1,16 @@
 """Paying with WeChat Pay in a real browser: the sandbox's payer page and back to a paid order."""
 
 import re
-import socketserver
-import threading
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
-from django.test import Client
 from playwright.sync_api import expect
 
 from ordering.models import OrderStatus
 from payments.models import Payment, PaymentStatus
-from payments.sandbox.conf import build_paysim
+from tests.e2e.conftest import logged_in_page as _logged_in_page
 from tests.ordering.factories import Menu, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def sandbox_server(tmp_path, settings, live_server):
-    """The sandbox as a separate HTTP server on loopback, notifying the live server."""
-    server = make_server("127.0.0.1", 0, lambda environ, start: app(environ, start),
-                         server_class=_ThreadingServer, handler_class=_Quiet)
-    url = f"http://127.0.0.1:{server.server_port}"
-    sandbox = build_paysim(db_path=str(tmp_path / "paysim.sqlite3"), public_base_url=url)
-    app = sandbox.wsgi_app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    sandbox.start_notifier()
-    settings.SITE_URL = live_server.url
-    settings.PAYMENT_GATEWAYS = {
-        channel: {**conf, "base_url": url, "notify_url": f"{live_server.url}/api/v1/payments/notify/{channel}/"}
-        for channel, conf in settings.PAYMENT_GATEWAYS.items()
-    }
-    yield sandbox
-    sandbox.close()
-    server.shutdown()
-    server.server_close()
-
-
-def _logged_in_page(browser, browser_context_args, live_server, user):
-    client = Client()
-    client.force_login(user)
-    context = browser.new_context(**browser_context_args)
-    context.set_default_timeout(10_000)
-    context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
-    return context, context.new_page()
 
 
 def test_pay_with_wechat_through_the_payer_page_and_return_to_a_paid_order(
