@@ -91,9 +91,10 @@ class SecurityReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return queryset.filter(brand_id__in=brand_ids)
 
     def has_view_permission(self, request, obj=None):
-        if not (request.user.is_active and request.user.is_staff):
-            return False
-        brand_ids = brand_ids_visible_to(request.user)
+        user = request.user
+        if not (user.is_active and user.is_staff and user.has_perm("audit.view_securityreport")):
+            return False  # HQ managers (their brand's) and superusers; not store or kitchen staff
+        brand_ids = brand_ids_visible_to(user)
         if brand_ids is None:
             return True
         if not brand_ids:

@@ -19,7 +19,7 @@ def _refunds(brand_id, start, end):
     if brand_id is not None:
         requests = requests.filter(brand_id=brand_id)
     figures = requests.aggregate(
-        n=Count("pk"), amount=Sum("amount"),
+        n=Count("pk"), asked=Sum("amount"),
         auto=Count("pk", filter=Q(decision="auto")),
         reviewed=Count("pk", filter=Q(reviewer__isnull=False)),
         rejected=Count("pk", filter=Q(status=RefundStatus.REJECTED, reviewer__isnull=False)),
@@ -33,7 +33,7 @@ def _refunds(brand_id, start, end):
     )
     return [
         (gettext_noop("Refund requests"), figures["n"] or 0),
-        (gettext_noop("Amount asked (CNY)"), str(figures["amount"] or Decimal("0.00"))),
+        (gettext_noop("Amount asked (CNY)"), str(figures["asked"] or Decimal("0.00"))),
         (gettext_noop("Approved automatically"), figures["auto"] or 0),
         (gettext_noop("Decided by a reviewer"), figures["reviewed"] or 0),
         (gettext_noop("Rejected by a reviewer"), figures["rejected"] or 0),
