@@ -26,3 +26,4 @@ def seed_demo_history(sender, count, history_days: int = 0, **kwargs):
     count("history orders", result.orders)
     count("history order lines", result.lines)
     count("history payments", result.payments)
+    count("history refund requests", result.refund_requests)

@@ -9,12 +9,16 @@ What it looks like, and why:
 - per-store popularity (60 to 140 orders a day), per-dish popularity (a long tail: a few dishes
   sell most), a slow trend per store (-0.3% to +0.8% a day) and day-to-day noise;
 - about 3% of orders were never paid (expired) and about 1.5% were paid and refunded in full
-  before they were collected; the rest were collected (completed).
+  before they were collected, each on a refund request with a reason (most often changed plans,
+  then late, quality, wrong dish...); the rest were collected (completed). Kiosk orders have no
+  customer to ask for a refund, so they are never refunded.
 
 Every order is a finished fact: its lines snapshot the dish names and prices (the store's price),
 each paid order has one succeeded payment (WeChat Pay or Alipay, kiosk orders at the counter), and
 each refunded order a refunded payment with a succeeded refund of its whole amount, so that
-``ordering.selectors.order_money`` gives paid = total and refunded = total for it.
+``ordering.selectors.order_money`` gives paid = total and refunded = total for it; the refund is a
+succeeded ``RefundRequest`` of the customer (whole order, its reason), paid out by one allocation
+(that refund attempt), and the order's refund tally holds its total.
 
 The rows are inserted with ``bulk_create`` in their final state. That is acceptable for seeded
 history, and only there: no transition happens (nothing is paid, cooked or refunded now), so no
@@ -45,6 +49,14 @@ from django.db import connection, connections, models, router, transaction
 from config.money import money
 from ordering.models import CancelReason, Order, OrderLine, OrderNumberCounter, OrderSource, OrderStatus
 from payments.models import Payment, PaymentStatus, RefundAttempt, RefundAttemptStatus, RefundOrigin
+from refunds.models import (
+    OrderRefundTally,
+    RefundAllocation,
+    RefundReason,
+    RefundRequest,
+    RefundSource,
+    RefundStatus,
+)
 from stores.demo_data import CITIES, SEED
 from stores.models import Brand, Dish, FulfilmentMode, OpeningHours, Store, StoreDishOverride
 from stores.selectors import STORE_TIMEZONE, local_now
@@ -67,6 +79,12 @@ RESIDENTIAL_WEEK = (0.86, 0.84, 0.88, 0.92, 1.10, 1.38, 1.30)
 PEAKS = ((0.45, 12 * 60 + 15, 28), (0.40, 18 * 60 + 30, 38))
 LINES_PER_ORDER = ((1, 2, 3, 4), (0.35, 0.35, 0.20, 0.10))
 PORTIONS_PER_LINE = ((1, 2, 3), (0.86, 0.11, 0.03))
+# Why customers asked for their money back, and how often.
+REFUND_REASONS = (
+    (RefundReason.CHANGED_PLANS, RefundReason.LATE, RefundReason.QUALITY, RefundReason.WRONG_DISH,
+     RefundReason.MISSING_ITEM, RefundReason.TASTE, RefundReason.DUPLICATE, RefundReason.OTHER),
+    (0.30, 0.18, 0.14, 0.10, 0.09, 0.08, 0.06, 0.05),
+)
 
 
 @dataclass
@@ -78,6 +96,7 @@ class HistoryResult:
     lines: int = 0
     payments: int = 0
     refunds: int = 0
+    refund_requests: int = 0
     customers: int = 0
     days_written: set[date] = field(default_factory=set)
 
@@ -259,18 +278,24 @@ class _Writer:
         self.lines: list[OrderLine] = []
         self.payments: list[Payment] = []
         self.refunds: list[RefundAttempt] = []
+        self.requests: list[RefundRequest] = []
+        self.allocations: list[RefundAllocation] = []
+        self.tallies: list[OrderRefundTally] = []
 
     def flush(self, force: bool = False) -> None:
         if not force and len(self.orders) < BATCH_SIZE:
             return
         for model, rows in ((Order, self.orders), (OrderLine, self.lines), (Payment, self.payments),
-                            (RefundAttempt, self.refunds)):
+                            (RefundAttempt, self.refunds), (RefundRequest, self.requests),
+                            (RefundAllocation, self.allocations), (OrderRefundTally, self.tallies)):
             _insert(model, rows)
         self.result.orders += len(self.orders)
         self.result.lines += len(self.lines)
         self.result.payments += len(self.payments)
         self.result.refunds += len(self.refunds)
+        self.result.refund_requests += len(self.requests)
         self.orders, self.lines, self.payments, self.refunds = [], [], [], []
+        self.requests, self.allocations, self.tallies = [], [], []
 
 
 def _store_day(writer: _Writer, profile: _StoreProfile, day: date, age: int, customers: list[int]) -> None:
@@ -300,6 +325,7 @@ def _store_day(writer: _Writer, profile: _StoreProfile, day: date, age: int, cus
     regular_pick = rng.choice(profile.regulars, size=n)
     anyone_pick = rng.choice(len(customers), size=n)
     delays = rng.uniform(0, 1, size=(n, 4))
+    reasons = rng.choice(len(REFUND_REASONS[0]), size=n, p=REFUND_REASONS[1])  # drawn last: the rest stays
     start_local = datetime.combine(day, time(0, 0), tzinfo=STORE_TIMEZONE)
     offset = 0
     for i in range(n):
@@ -323,7 +349,7 @@ def _store_day(writer: _Writer, profile: _StoreProfile, day: date, age: int, cus
         # these orders are facts of the past, see the module docstring.
         if fate[i] < 0.03:
             status = OrderStatus.CANCELLED
-        elif fate[i] < 0.045:
+        elif fate[i] < 0.045 and customer_id is not None:
             status = OrderStatus.REFUNDED
         else:
             status = OrderStatus.COMPLETED
@@ -372,10 +398,28 @@ def _store_day(writer: _Writer, profile: _StoreProfile, day: date, age: int, cus
         writer.payments.append(payment)
         if status == OrderStatus.REFUNDED:
             refunded = order.ready_at + timedelta(minutes=1 + 20 * delays[i, 3])
-            writer.refunds.append(RefundAttempt(
+            attempt = RefundAttempt(
                 brand_id=store.brand_id, payment_id=payment.id, out_refund_no=f"HISTR{order.id.hex[:24].upper()}",
                 amount=order.total, status=RefundAttemptStatus.SUCCEEDED, origin=RefundOrigin.CUSTOMER,
                 reason="demo history", created_at=refunded, succeeded_at=refunded, finished_at=refunded,
+            )
+            writer.refunds.append(attempt)
+            request = RefundRequest(
+                brand_id=store.brand_id, store_id=store.pk, order_id=order.id, customer_id=customer_id,
+                requested_by_id=customer_id, source=RefundSource.CUSTOMER, status=RefundStatus.SUCCEEDED,
+                amount=order.total, delivery_fee=fee, is_full=True, order_status=OrderStatus.READY,
+                reason_code=REFUND_REASONS[0][int(reasons[i])], decision="demo history",
+                created_at=refunded - timedelta(minutes=1), approved_at=refunded, submitted_at=refunded,
+                finished_at=refunded,
+            )
+            writer.requests.append(request)
+            writer.allocations.append(RefundAllocation(
+                refund_id=request.id, payment_id=payment.id, amount=order.total, attempt_id=attempt.id,
+                created_at=refunded,
+            ))
+            writer.tallies.append(OrderRefundTally(
+                order_id=order.id, brand_id=store.brand_id, paid=order.total, committed=order.total,
+                updated_at=refunded,
             ))
         else:
             order.completed_at = order.ready_at + timedelta(

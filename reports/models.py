@@ -8,8 +8,15 @@ last days current), so nothing else writes them.
 What the figures count (the same rule everywhere):
 - an order counts once it was paid: status paid, preparing, ready, completed or refunded;
 - ``revenue`` is what those orders were paid (their totals); ``refunded_amount`` is what went back
-  (today: orders refunded in full); net revenue is the difference;
-- the day is the order's business day (the store's local date when it was placed).
+  to the customers of those orders (``StoreDayRefunds``, summed); net revenue is the difference;
+- a refund counts once it was decided: refund requests approved, processing, succeeded, or failed
+  (a failed payout is still owed and goes again to another destination), at their amount, whole
+  or partial; requests asked for, under review, rejected or withdrawn do not count. An order
+  refunded in full without a refund request (refunded before the refunds app existed, or
+  written directly) counts at its total, with no reason;
+- the day is the order's business day (the store's local date when it was placed), for refunds
+  too: the refund rate of a day is the share of that day's sales that went back. A refund decided
+  days later rebuilds its order's day (``reports.services.rollups_refresh_recent``).
 """
 
 from django.conf import settings
@@ -43,6 +50,36 @@ class StoreDaySales(models.Model):
     @property
     def net_revenue(self):
         return self.revenue - self.refunded_amount
+
+
+class StoreDayRefunds(models.Model):
+    """Refunds of the paid orders of one store and business day, by the reason given.
+
+    ``reason_code`` is a ``refunds.models.RefundReason``, or empty for orders refunded in full
+    without a refund request. ``refunds`` counts refund requests (or such orders), ``amount`` what
+    they pay back. Summed over the reasons, ``amount`` is ``StoreDaySales.refunded_amount``.
+    """
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+", verbose_name=_("brand"))
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+", verbose_name=_("store"))
+    day = models.DateField(_("business day"))
+    reason_code = models.CharField(_("reason"), max_length=20, blank=True)
+    refunds = models.PositiveIntegerField(_("refunds"), default=0)
+    amount = models.DecimalField(_("refunded amount"), **MONEY, default=0)
+
+    class Meta:
+        verbose_name = _("store day refunds")
+        verbose_name_plural = _("store day refunds")
+        constraints = [
+            models.UniqueConstraint(fields=["store", "day", "reason_code"], name="reports_storedayrefund_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["brand", "day", "store"], name="reports_storedayrefund_cover",
+                         include=["reason_code", "refunds", "amount"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.store_id} {self.day} {self.reason_code or '-'}: {self.amount}"
 
 
 class DishDaySales(models.Model):

@@ -18,6 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from config.money import money
+from refunds.models import RefundReason
 from stores.models import Dish, MenuCategory, Store
 
 from .forms import ReportFilter
@@ -26,6 +27,7 @@ from .models import (
     CustomerDaySales,
     DishDaySales,
     RollupRefresh,
+    StoreDayRefunds,
     StoreDaySales,
     StoreHourSales,
 )
@@ -57,7 +59,7 @@ def dish_sales_daily(store_ids: Iterable[int], start: date, end: date) -> list[D
 # --- The sales dashboard ---------------------------------------------------------------------
 
 
-def _ratio(part: int, whole: int) -> Decimal | None:
+def _ratio(part: int | Decimal, whole: int | Decimal) -> Decimal | None:
     """``part / whole`` as a percentage with one place (``None`` when ``whole`` is 0)."""
     if not whole:
         return None
@@ -69,8 +71,10 @@ class SalesFigures:
     """Orders and money of a day, a store or a store on a day.
 
     ``orders`` counts paid orders (refunded ones too), ``revenue`` is what they paid,
-    ``refunded_amount`` what was paid back; net revenue and the average ticket are over the
-    orders that were kept (paid and not refunded).
+    ``refunded_amount`` what was paid back (full and partial refunds, see reports.models);
+    ``refunded_orders`` the orders refunded in full. Net revenue is revenue minus refunds; the
+    average ticket is net revenue per order kept (not refunded in full); the refund rate is the
+    refunded amount as a share of the revenue.
     """
 
     orders: int
@@ -93,7 +97,7 @@ class SalesFigures:
 
     @property
     def refund_rate(self) -> Decimal | None:
-        return _ratio(self.refunded_orders, self.orders)
+        return _ratio(self.refunded_amount, self.revenue)
 
 
 _SUMS = {
@@ -193,25 +197,38 @@ def sales_by_store_day(flt: ReportFilter, *, limit: int | None = None) -> tuple[
 
 @dataclass(frozen=True, slots=True)
 class RefundReasonRow:
-    reason_code: str
+    reason_code: str  # a RefundReason; "" for orders refunded in full without a refund request
     reason: str
-    refunds: int
-    amount: Decimal
-    rate: Decimal | None  # percent of paid orders
+    refunds: int  # refund requests (or such orders)
+    amount: Decimal  # what they paid back
+    rate: Decimal | None  # percent of the paid amount (revenue) of the filter
+    share: Decimal | None  # percent of everything refunded in the filter
 
 
 def refunds_by_reason(flt: ReportFilter, *, total: SalesFigures | None = None) -> list[RefundReasonRow]:
-    """Refunds by reason, as a share of the paid orders (``total``: ``sales_total(flt)`` if known).
+    """Refunds by the reason given, biggest amount first (``total``: ``sales_total(flt)`` if known).
 
-    Today an order is refunded only in full and without a recorded reason, so there is a single
-    row, reason unknown ("—"); the reasons come with the refund requests (DESIGN.md, Refunds).
+    From the refund requests that count (approved, processing, succeeded or failed: see
+    reports.models), on their order's business day and store, so the same days, stores and
+    visibility as the sales; the amounts add up to ``total.refunded_amount``. Orders refunded in
+    full without a refund request come last, as "no reason recorded".
     """
     total = total if total is not None else sales_total(flt)
-    if not total.refunded_orders:
-        return []
+    rows = _in_filter(StoreDayRefunds, flt).values("reason_code").annotate(n=Sum("refunds"), s=Sum("amount"))
+    labels = dict(RefundReason.choices)
+    order = {code: index for index, code in enumerate(RefundReason.values)}
+    found = sorted(
+        ((row["reason_code"], row["n"] or 0, money(row["s"] or 0)) for row in rows),
+        key=lambda item: (item[0] == "", -item[2], -item[1], order.get(item[0], len(order)), item[0]),
+    )
+    refunded = sum((amount for _code, _n, amount in found), Decimal("0.00"))
     return [
-        RefundReasonRow("", _("— (not recorded)"), total.refunded_orders, total.refunded_amount,
-                        _ratio(total.refunded_orders, total.orders)),
+        RefundReasonRow(
+            code, labels.get(code, code) if code else _("— (no reason recorded)"), n, amount,
+            _ratio(amount, total.revenue), _ratio(amount, refunded),
+        )
+        for code, n, amount in found
+        if n or amount
     ]
 
 

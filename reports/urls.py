@@ -9,5 +9,6 @@ urlpatterns = [
     path("export/<slug:table>.csv", views.dashboard_csv, name="dashboard-csv"),
     # --- forecast pages (reports/views_forecast.py, owned by h7b): add its url lines below ---
     path("forecast/", views_forecast.forecast, name="forecast"),
+    path("forecast/export.csv", views_forecast.forecast_csv, name="forecast-csv"),
     path("forecast/<str:store_code>/apply/", views_forecast.forecast_apply, name="forecast-apply"),
 ]

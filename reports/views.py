@@ -95,7 +95,7 @@ def _pct(value) -> str | None:
 
 def _figures_columns():
     return [_("Paid orders"), _("Refunded orders"), _("Paid amount"), _("Refunded amount"), _("Net revenue"),
-            _("Average ticket"), _("Refund rate (%)"), _("Cancelled unpaid orders")]
+            _("Average ticket"), _("Refund rate (% of paid amount)"), _("Cancelled unpaid orders")]
 
 
 def _figures_cells(figures) -> list:
@@ -123,9 +123,10 @@ def _csv_stores(flt: ReportFilter):
 
 
 def _csv_refunds(flt: ReportFilter):
-    yield [_("Reason"), _("Refunded orders"), _("Refunded amount"), _("Refund rate (%)")]
+    yield [_("Reason code"), _("Reason"), _("Refunds"), _("Refunded amount"), _("Share of refunds (%)"),
+           _("Refund rate (% of paid amount)")]
     for row in selectors.refunds_by_reason(flt):
-        yield [str(row.reason), row.refunds, row.amount, _pct(row.rate)]
+        yield [row.reason_code, str(row.reason), row.refunds, row.amount, _pct(row.share), _pct(row.rate)]
 
 
 def _csv_dishes(flt: ReportFilter):
@@ -182,13 +183,23 @@ def dashboard_csv(request, table: str):
     access = report_access(request.user)
     form, flt = report_filter_from_request(request, access)
     if flt is None:
-        errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
-        return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
+        return form_errors_response(form)
     filename = f"{table}-{flt.brand.code}-{flt.start:%Y%m%d}-{flt.end:%Y%m%d}.csv"
+    return csv_response(filename, CSV_TABLES[table][1](flt))
+
+
+def csv_response(filename: str, rows) -> HttpResponse:
+    """A CSV download of ``rows`` (lists of cells), the way every reports export is written."""
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.write("\ufeff")  # a BOM, so that spreadsheets read the Chinese names as UTF-8
     writer = csv.writer(response)
-    for row in CSV_TABLES[table][1](flt):
+    for row in rows:
         writer.writerow([csv_safe(cell) for cell in row])
     return response
+
+
+def form_errors_response(form) -> HttpResponse:
+    """400 with the form's errors as plain text (``field: message``), for the CSV exports."""
+    errors = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in form.errors.items())
+    return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")

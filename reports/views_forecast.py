@@ -2,6 +2,7 @@
 the seasonal-naive baseline, replenishment suggestions) and applying suggestions to the store.
 
 HQ managers pick any store of their brand, store managers one of theirs (``reports.access``).
+The page's table is also a CSV download (``forecast_csv``, same parameters and access).
 Applying goes through a confirmation page, then ``reports.replenishment.replenishment_apply``
 (the stores services: permission, history, audit).
 """
@@ -14,7 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -33,6 +34,7 @@ from .charts import bar_chart
 from .forecast import MAX_HORIZON, MIN_HORIZON, ErrorTally, Model, portions, store_dish_histories
 from .pages import page_context
 from .replenishment import replenishment_apply, store_suggestions
+from .views import csv_response, form_errors_response
 
 MODEL_LABELS = {
     Model.HOLT_WINTERS: gettext_lazy("Holt-Winters"),
@@ -123,22 +125,18 @@ def _chart(store: Store, suggestions, days, today):
     return bar_chart(points, title=_("Portions per day: sold in the last two weeks, then forecast (*)"))
 
 
-@login_required(login_url="admin:login")
-@require_GET
-def forecast(request):
-    access = report_access(request.user)
+def _forecast_input(request, access: ReportAccess):
+    """The form, and the store, horizon and stock day it asks for (``store`` None: no store)."""
     form = ForecastForm(request.GET or None, access=access)
-    context = page_context(request, title=_("Demand forecast"), current="reports:forecast", form=form)
     if request.GET and not form.is_valid():
-        return render(request, "reports/forecast.html", context, status=400)
+        return form, None, None, None
     cleaned = form.cleaned_data if request.GET else {}
     store = cleaned.get("store") or form.fields["store"].queryset.first()
-    horizon = cleaned.get("horizon") or MAX_HORIZON
-    day = cleaned.get("day") or 1
-    context.update(store=store, horizon=horizon, day=day)
-    if store is None:
-        return render(request, "reports/forecast.html", context)
-    today = local_now().date()
+    return form, store, cleaned.get("horizon") or MAX_HORIZON, cleaned.get("day") or 1
+
+
+def _forecast_rows(store: Store, *, horizon: int, day: int, today):
+    """The store's suggestions, the forecast days, and one table row per dish (most sold first)."""
     suggestions = store_suggestions(store, day_index=day - 1, today=today)
     days = [today + timedelta(days=1 + i) for i in range(horizon)]
     rows = [
@@ -150,12 +148,65 @@ def forecast(request):
         for row in suggestions
     ]
     rows.sort(key=lambda r: (-(r["s"].forecast.sold_last_week if r["s"].forecast else 0), r["s"].dish.code))
+    return suggestions, days, rows
+
+
+@login_required(login_url="admin:login")
+@require_GET
+def forecast(request):
+    access = report_access(request.user)
+    form, store, horizon, day = _forecast_input(request, access)
+    context = page_context(request, title=_("Demand forecast"), current="reports:forecast", form=form)
+    if horizon is None:
+        return render(request, "reports/forecast.html", context, status=400)
+    context.update(store=store, horizon=horizon, day=day)
+    if store is None:
+        return render(request, "reports/forecast.html", context)
+    today = local_now().date()
+    suggestions, days, rows = _forecast_rows(store, horizon=horizon, day=day, today=today)
     context.update(
         rows=rows, days=days, stock_day=today + timedelta(days=day),
         summary=_store_summary(suggestions), chart=_chart(store, suggestions, days, today),
         to_apply=sum(1 for r in suggestions if r.applies),
     )
     return render(request, "reports/forecast.html", context)
+
+
+def _wape_pct(value: float | None) -> str | None:
+    return None if value is None else f"{value * 100:.1f}"
+
+
+@login_required(login_url="admin:login")
+@require_GET
+def forecast_csv(request):
+    """The forecast page's table as CSV: same parameters (brand, store, horizon, day), same access."""
+    access = report_access(request.user)
+    form, store, horizon, day = _forecast_input(request, access)
+    if horizon is None:
+        return form_errors_response(form)
+    if store is None:
+        raise Http404
+    today = local_now().date()
+    _suggestions, days, rows = _forecast_rows(store, horizon=horizon, day=day, today=today)
+    stock_day = today + timedelta(days=day)
+
+    def lines():
+        yield [
+            _("Dish code"), _("Dish"), _("Model"), _("WAPE (%)"), _("Baseline WAPE (%)"), _("Sold last 7 days"),
+            *[_("Forecast %(day)s") % {"day": d.isoformat()} for d in days],
+            _("Stock now (empty: unlimited)"), _("Daily stock"),
+            _("Suggested daily stock for %(day)s") % {"day": stock_day.isoformat()}, _("Change"),
+        ]
+        for row in rows:
+            s, f = row["s"], row["s"].forecast
+            yield [
+                s.dish.code, s.dish.name, str(row["model_label"]), _wape_pct(f.wape if f else None),
+                _wape_pct(f.baseline_wape if f else None), f.sold_last_week if f else 0, *row["values"],
+                s.stock, s.daily_stock, s.suggested, s.change,
+            ]
+
+    filename = f"forecast-{store.brand.code}-{store.code}-{days[0]:%Y%m%d}-{days[-1]:%Y%m%d}.csv"
+    return csv_response(filename, lines())
 
 
 def _quantities(post) -> dict[int, int]:

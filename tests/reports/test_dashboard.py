@@ -38,7 +38,7 @@ def test_totals_of_the_brand(world):
     assert total.net_revenue == Decimal("218.00")
     assert total.kept_orders == 7
     assert total.average_ticket == Decimal("31.14")  # 218 / 7 = 31.142…
-    assert total.refund_rate == Decimal("12.5")  # 1 of 8
+    assert total.refund_rate == Decimal("7.6")  # 18 of 236 paid back = 7.63%
     assert total.cancelled_orders == 1
 
 
@@ -55,7 +55,8 @@ def test_store_ranking_by_net_revenue(world):
     rows = [(r.rank, r.code, r.figures.orders, r.figures.net_revenue, r.figures.average_ticket, r.figures.refund_rate)
             for r in store_ranking(_filter(world))]
     assert rows == [
-        (1, "SH001", 5, Decimal("91.50"), Decimal("22.88"), Decimal("20.0")),  # 91.50 / 4 = 22.875 -> half up
+        (1, "SH001", 5, Decimal("91.50"), Decimal("22.88"), Decimal("16.4")),  # 91.50 / 4 = 22.875 -> half up;
+        # refund rate 18 / 109.50 = 16.44%
         (2, "SH003", 1, Decimal("90.00"), Decimal("90.00"), Decimal("0.0")),
         (3, "SH002", 2, Decimal("36.50"), Decimal("18.25"), Decimal("0.0")),
     ]
@@ -75,9 +76,11 @@ def test_store_and_day_rows(world):
     assert (len(limited), count) == (2, 5)
 
 
-def test_refunds_by_reason_has_one_unrecorded_reason_for_now(world):
+def test_an_order_refunded_without_a_refund_request_has_no_reason(world):
     rows = refunds_by_reason(_filter(world))
-    assert [(r.reason_code, r.refunds, r.amount, r.rate) for r in rows] == [("", 1, Decimal("18.00"), Decimal("12.5"))]
+    assert [(r.reason_code, r.refunds, r.amount, r.rate, r.share) for r in rows] == [
+        ("", 1, Decimal("18.00"), Decimal("7.6"), Decimal("100.0"))]
+    assert str(rows[0].reason) == "— (no reason recorded)"
     assert refunds_by_reason(_filter(world, [world.sh002])) == []
 
 
@@ -163,7 +166,7 @@ def test_hq_page_shows_the_figures(hq_client, world, django_assert_max_num_queri
     assert _text(html, "total-orders") == "8"
     assert _text(html, "total-net-revenue") == "¥218.00"
     assert _text(html, "total-average-ticket") == "¥31.14"
-    assert _text(html, "total-refund-rate") == "12.5%"
+    assert _text(html, "total-refund-rate") == "7.6%"
     assert _text(html, "total-customers") == "3"
     assert _text(html, "total-repeat") == "2 (66.7%)"
     assert [row.code for row in response.context["ranking"]] == ["SH001", "SH003", "SH002"]

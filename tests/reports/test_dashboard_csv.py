@@ -35,8 +35,8 @@ def test_every_table_exports(hq_client, world):
 def test_daily_csv(hq_client, world):
     assert _rows(_get(hq_client, "daily")) == [
         ["Day", "Paid orders", "Refunded orders", "Paid amount", "Refunded amount", "Net revenue",
-         "Average ticket", "Refund rate (%)", "Cancelled unpaid orders"],
-        ["2026-03-02", "4", "1", "103.00", "18.00", "85.00", "28.33", "25.0", "1"],
+         "Average ticket", "Refund rate (% of paid amount)", "Cancelled unpaid orders"],
+        ["2026-03-02", "4", "1", "103.00", "18.00", "85.00", "28.33", "17.5", "1"],  # 18 / 103
         ["2026-03-03", "4", "0", "133.00", "0.00", "133.00", "33.25", "0.0", "0"],
     ]
 
@@ -67,8 +67,11 @@ def test_dishes_categories_refunds_customers_hours_csv(hq_client, world):
     assert _rows(_get(hq_client, "categories"))[1:] == [
         ["Noodles", "12", "194.00", "75.0"], ["Drinks", "4", "24.00", "25.0"],
     ]
-    refunds = _rows(_get(hq_client, "refunds"))
-    assert refunds[1][1:] == ["1", "18.00", "12.5"]
+    assert _rows(_get(hq_client, "refunds")) == [
+        ["Reason code", "Reason", "Refunds", "Refunded amount", "Share of refunds (%)",
+         "Refund rate (% of paid amount)"],
+        ["", "— (no reason recorded)", "1", "18.00", "100.0", "7.6"],
+    ]
     customers = dict(_rows(_get(hq_client, "customers"))[1:])
     assert customers["Customers"] == "3"
     assert customers["Repeat customers (2+ orders)"] == "2"

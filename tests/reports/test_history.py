@@ -9,11 +9,15 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Sum
 
-from ordering.models import Order, OrderLine, OrderNumberCounter, OrderStatus
+from ordering.models import Order, OrderLine, OrderNumberCounter, OrderSource, OrderStatus
 from ordering.selectors import order_money
 from payments.models import Payment, PaymentStatus
+from refunds.models import OrderRefundTally, RefundReason, RefundRequest, RefundStatus
+from reports.forms import ReportFilter
 from reports.history import HISTORY_SCOPE, history_generate, history_store_codes
 from reports.models import DishDaySales
+from reports.selectors import refunds_by_reason, sales_total
+from reports.services import rollups_refresh
 from stores.models import Store
 from stores.selectors import STORE_TIMEZONE
 
@@ -116,3 +120,30 @@ def test_seed_demo_default_history_days_comes_from_the_settings(settings):
     settings.DEMO_HISTORY_DAYS = 2
     call_command("seed_demo", stores=1, force=True, stdout=StringIO())
     assert Order.objects.values("business_date").distinct().count() == 2
+
+
+def test_history_refunds_are_refund_requests_with_reasons(store, menu):
+    result = history_generate(brand=store.brand, days=28, store_codes=[store.code], today=TODAY)
+    refunded = Order.objects.filter(status=OrderStatus.REFUNDED)
+    assert result.refund_requests == refunded.count() == RefundRequest.objects.count() > 10
+    assert not refunded.filter(source=OrderSource.KIOSK).exists()  # nobody to ask: never refunded
+    for request in RefundRequest.objects.select_related("order")[:20]:
+        order = request.order
+        assert (request.status, request.is_full, request.amount) == (RefundStatus.SUCCEEDED, True, order.total)
+        assert request.customer_id == request.requested_by_id == order.customer_id
+        assert request.store_id == order.store_id and request.created_at > order.ready_at
+        allocation = request.allocations.get()
+        assert allocation.attempt.amount == request.amount and allocation.payment.order_id == order.id
+        assert OrderRefundTally.objects.get(order=order).committed == order.total
+    reasons = set(RefundRequest.objects.values_list("reason_code", flat=True))
+    assert len(reasons) >= 4 and reasons <= set(RefundReason.values)
+
+    start, end = TODAY - timedelta(days=28), TODAY - timedelta(days=1)
+    rollups_refresh(start=start, end=end)
+    flt = ReportFilter(brand=store.brand, start=start, end=end, store_ids=frozenset({store.pk}), all_stores=True,
+                       whole_brand=True)
+    rows = refunds_by_reason(flt)
+    assert "" not in [row.reason_code for row in rows]  # every refund has its reason
+    assert sum(row.refunds for row in rows) == refunded.count()
+    assert sum(row.amount for row in rows) == sales_total(flt).refunded_amount == refunded.aggregate(
+        s=Sum("total"))["s"]

@@ -129,8 +129,8 @@ def test_refresh_twice_gives_the_same_rows(world):
     before = _snapshot()
     written = rollups_refresh(start=D0, end=D2)
     assert _snapshot() == before
-    assert written == {"StoreDaySales": 7, "DishDaySales": 11, "BrandDishDaySales": 8, "StoreHourSales": 8,
-                       "CustomerDaySales": 8}
+    assert written == {"StoreDaySales": 7, "StoreDayRefunds": 1, "DishDaySales": 11, "BrandDishDaySales": 8,
+                       "StoreHourSales": 8, "CustomerDaySales": 8}
     assert list(RollupRefresh.objects.order_by("day").values_list("day", "orders")) == [(D0, 1), (D1, 5), (D2, 4)]
 
 
@@ -198,13 +198,16 @@ def test_dish_sales_daily_is_ordered_and_scoped(world):
 
 
 def test_refresh_runs_as_insert_select_without_reading_orders_into_python(world, django_assert_max_num_queries):
-    # 1 advisory lock + 5 deletes + 5 inserts + 1 per-day sum + 1 upsert (+ savepoint/transaction noise)
-    with django_assert_max_num_queries(16) as captured:
+    # 1 advisory lock + 6 deletes + 7 inserts (refunds: requests, and orders refunded without one)
+    # + 1 update of the refunded amounts + 1 per-day sum + 1 upsert (+ savepoint/transaction noise)
+    with django_assert_max_num_queries(20) as captured:
         rollups_refresh(start=D0, end=D2)
     inserts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("INSERT INTO \"reports_")]
-    assert len(inserts) == 6  # five rollups + the refresh marks
+    assert len(inserts) == 8  # seven INSERT ... SELECT into six rollups + the refresh marks
     assert connection.vendor == "postgresql"
-    assert all("SELECT" in sql for sql in inserts[:5])
+    assert all("SELECT" in sql for sql in inserts[:7])
+    updates = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE \"reports_")]
+    assert len(updates) == 1 and "reports_storedayrefunds" in updates[0]
 
 
 def test_management_command_backfills_a_range(world):
@@ -216,8 +219,8 @@ def test_management_command_backfills_a_range(world):
     out = StringIO()
     call_command("reports_refresh", "--start", "2026-03-01", "--end", "2026-03-03", stdout=out)
     assert out.getvalue().strip() == (
-        "2026-03-01..2026-03-03: StoreDaySales 7, DishDaySales 11, BrandDishDaySales 8, StoreHourSales 8, "
-        "CustomerDaySales 8"
+        "2026-03-01..2026-03-03: StoreDaySales 7, StoreDayRefunds 1, DishDaySales 11, BrandDishDaySales 8, "
+        "StoreHourSales 8, CustomerDaySales 8"
     )
     assert StoreDaySales.objects.count() == 7
     with pytest.raises(CommandError, match="--start must not be after --end"):
