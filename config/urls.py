@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("ordering.api.urls")),
     path("", include("payments.api.urls")),
     path("", include("refunds.api.urls")),
+    path("", include("canteen.api.urls")),
 ]
 
 urlpatterns = [
@@ -27,6 +28,7 @@ urlpatterns = [
     path("", include("ordering.urls")),
     path("", include("payments.urls")),
     path("", include("refunds.urls")),
+    path("canteen/", include("canteen.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

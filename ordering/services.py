@@ -55,6 +55,7 @@ from .errors import (
     StoreClosed,
 )
 from .models import KITCHEN_STATES, CancelReason, Order, OrderLine, OrderNumberCounter, OrderSource, OrderStatus
+from .signals import order_ended
 
 MAX_LINES = 30
 MAX_QUANTITY = 99  # per line
@@ -639,11 +640,16 @@ def _cancel_locked(order: Order, *, actor, reason: str, ip=None, now=None) -> Or
     order.cancel(reason=reason, at=now)
     _save_transition(order, actor)
     stock_release(store_id=order.store_id, quantities=quantities, skip_daily=before_restore)
+    # Money already taken by part of a split payment goes back, in this transaction (payments).
+    events: list[dict] = []
+    order_ended.send(sender=Order, order=order, now=now, audit_events=events)
     audit_record(**_order_event(
         order, "order.expired" if reason == CancelReason.EXPIRED else "order.cancelled",
         actor=actor, ip=ip, reason=reason,
         data={"stock_released": {str(k): v for k, v in quantities.items()}},
     ))
+    for event in events:
+        audit_record(**event)
     return order
 
 
@@ -687,12 +693,16 @@ def order_refund_apply(
     return released, events
 
 
-# Payment statuses (payments owns the model) whose money has arrived or may still arrive.
-PAYMENT_HOLDS_MONEY = ("succeeded", "created", "pending", "unknown")
+# Payment statuses (payments owns the model) whose money may still arrive: the order waits for them.
+PAYMENT_HOLDS_MONEY = ("created", "pending", "unknown")
 
 
 def _has_money(order: Order) -> bool:
-    """Whether any payment of the order succeeded or may still succeed (the payments rows)."""
+    """Whether a payment of the order may still succeed (the payments rows): its answer decides.
+
+    A payment that already succeeded on an order still awaiting payment is part of a split
+    payment (the canteen subsidy, the rest not paid): the order may end, and ``order_ended``
+    hands that money back in the same transaction (payments listens)."""
     return order.payments.filter(status__in=PAYMENT_HOLDS_MONEY).exists()
 
 

@@ -9,5 +9,5 @@ class PaymentsConfig(AppConfig):
 
     def ready(self):
         # The channels payments owns register themselves; other apps register theirs in their ready().
-        from . import demo  # noqa: F401  (seed_demo's gift card)
+        from . import demo, receivers  # noqa: F401  (seed_demo's gift card; orders that end unpaid)
         from .gateways import builtin, corporate, paysim  # noqa: F401

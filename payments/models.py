@@ -270,6 +270,7 @@ class RefundAttemptStatus(models.TextChoices):
 class RefundOrigin(models.TextChoices):
     DUPLICATE = "duplicate", _("Second payment of a paid order")
     LATE = "late", _("Payment arrived after the order ended")
+    ORDER_ENDED = "order_ended", _("Part of a split payment of an order that ended unpaid")
     AMOUNT_MISMATCH = "mismatch", _("Paid amount differs from the order")
     CUSTOMER = "customer", _("Customer refund")
     STAFF = "staff", _("Refund by staff")

@@ -206,6 +206,7 @@ class RefundRequest(FSMRefreshMixin, models.Model):
             models.Index(fields=["ip", "created_at"], name="refunds_ip_created_idx"),
             models.Index(fields=["network", "created_at"], name="refunds_network_created_idx"),
             models.Index(fields=["store", "status"], name="refunds_store_status_idx"),
+            models.Index(fields=["approved_at"], name="refunds_approved_at_idx"),  # reports: late decisions
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refunds_request_amount_positive"),

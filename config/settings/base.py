@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "ordering",
     "payments",
     "refunds",
+    "canteen",
     "reports",
 ]
 

@@ -15,7 +15,7 @@ from .gift_cards import (
     gift_card_set_active,
     gift_card_top_up,
 )
-from .paying import PaymentResult, payment_create
+from .paying import PaymentResult, give_back_ended_order, payment_create, payment_split_create
 from .reconciliation import reconcile_day, reconcile_yesterday, reconciliation_mismatch_resolve
 from .refunding import (
     BankAccount,
@@ -34,7 +34,9 @@ __all__ = [
     "gift_card_issue",
     "gift_card_set_active",
     "gift_card_top_up",
+    "give_back_ended_order",
     "payment_create",
+    "payment_split_create",
     "reconcile_day",
     "reconcile_yesterday",
     "reconciliation_mismatch_resolve",

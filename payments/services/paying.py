@@ -197,3 +197,53 @@ def payment_start(*, payment_id, now=None) -> PaymentAction:
     return action
 
 
+
+
+def payment_split_create(
+    *, actor, order_id, first_channel: str, first_amount, channel: str, params: dict | None = None,
+    first_params: dict | None = None, ip: str | None = None, now=None,
+) -> list[PaymentResult]:
+    """Split payment in one checkout: ``first_channel`` (a partial channel: the canteen subsidy)
+    pays ``first_amount``, ``channel`` the rest.
+
+    When the rest is a wallet too (gift card), both settle in one transaction: both or neither,
+    so a refused gift card leaves the subsidy untouched. When the rest goes to an external
+    provider, the first part is taken and the provider's payment opened after commit; should it
+    never succeed, the order's expiry gives the first part back (``give_back_ended_order``).
+    """
+    rest = registry.get(channel)
+    if not registry.get(first_channel).partial:
+        raise PaymentNotAllowed(_("This payment channel cannot pay part of an order."), code="partial_not_allowed")
+    if rest.wallet:
+        with transaction.atomic():
+            first = payment_create(actor=actor, order_id=order_id, channel=first_channel, params=first_params,
+                                   amount=first_amount, ip=ip, now=now)
+            if first.order_paid:
+                return [first]
+            return [first, payment_create(actor=actor, order_id=order_id, channel=channel, params=params, ip=ip,
+                                          now=now)]
+    first = payment_create(actor=actor, order_id=order_id, channel=first_channel, params=first_params,
+                           amount=first_amount, ip=ip, now=now)
+    if first.order_paid:
+        return [first]
+    return [first, payment_create(actor=actor, order_id=order_id, channel=channel, params=params, ip=ip, now=now)]
+
+
+def give_back_ended_order(*, order, now=None, audit_events: list) -> list:
+    """An order awaiting payment ended (cancelled, expired) holding payments that succeeded (the
+    paid part of a split payment): each is refunded in full through its own channel, in the
+    transaction that ends the order (``ordering.signals.order_ended``; the order row is locked).
+    The out_refund_no is derived from the payment, so it can never be sent twice."""
+    from ..models import RefundOrigin
+    from .refunding import refund_attempt_create, refundable_from
+
+    attempts = []
+    for payment in order.payments.filter(status=PaymentStatus.SUCCEEDED).order_by("created_at"):
+        left = refundable_from(payment)
+        if left <= 0:
+            continue
+        attempts.append(refund_attempt_create(
+            payment=payment, amount=left, origin=RefundOrigin.ORDER_ENDED, out_refund_no=f"end{payment.id.hex}",
+            reason=str(RefundOrigin.ORDER_ENDED.label), now=now, audit_events=audit_events,
+        ))
+    return attempts

@@ -1,0 +1,3 @@
+"""Canteen API, included under /api/v1/ (namespace "api")."""
+
+urlpatterns: list = []

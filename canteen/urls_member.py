@@ -1,0 +1,3 @@
+"""The member's pages (my canteen: balance, ledger, dietary needs, nutrition)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Canteen staff pages (members, top-ups, batches, settlement, nutrition)."""
+
+urlpatterns: list = []
