@@ -3,6 +3,13 @@
 Thin: validate -> one service call -> redirect or render. A refusal of the service (``DomainError``)
 becomes a form error and nothing is changed. Paying twice is refused by ``payment_create`` under
 the order's row lock (``already_paid`` / ``over_total``); the page only turns that into a message.
+
+The pay page's status block (``_pay_status.html``) polls ``order_pay?part=status`` with HTMX every
+``PAY_POLL_SECONDS`` while a payment of the order is waiting for its answer (pending, unknown),
+so a customer back from the provider's page sees it paid, or why not, without reloading; an
+unchanged block answers 204 and a final one (paid, cancelled, failed) stops the polling. The
+return from the provider (``order_pay_return``) asks the provider at once; when the order is busy
+(``PaymentBusy``) it sends the customer to that same page, which keeps confirming, never a 500.
 """
 
 from __future__ import annotations
@@ -10,7 +17,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -34,12 +42,16 @@ from .selectors import (
     order_payments_in_flight,
 )
 from .services import gift_card_bind, payment_create
-from .services.provider import payment_sync
+from .services.provider import AMOUNT_MISMATCH, PaymentBusy, payment_sync
 from .throttles import BIND_ATTEMPTS_PER_WINDOW, CardNumberThrottle
 
 # Orders paid from this browser for a kiosk (no customer): their receipt shows the pickup code.
 KIOSK_RECEIPTS_SESSION_KEY = "payments_kiosk_receipts"
 KIOSK_RECEIPTS_KEPT = 20
+PAY_POLL_SECONDS = 3
+STATUS_PART = "status"  # ?part=status: the pay page's status block alone
+HTMX_STOP_POLLING = 286  # HTMX stops polling on this status (https://htmx.org/docs/#polling)
+PAID_STATES = (OrderStatus.PAID, OrderStatus.PREPARING, OrderStatus.READY, OrderStatus.COMPLETED)
 
 # --- Paying an order ---
 
@@ -90,9 +102,15 @@ def order_pay_return(request, order_id):
         order = order_payable_by(user=request.user, order_id=order_id)
     except OrderNotFound as exc:
         raise Http404(exc.message) from exc
-    for payment in order_payments_in_flight(order)[:3]:
-        if registry.get(payment.channel).polled:
-            payment_sync(payment_id=payment.pk)
+    try:
+        for payment in order_payments_in_flight(order)[:3]:
+            if registry.get(payment.channel).polled:
+                payment_sync(payment_id=payment.pk)
+    except PaymentBusy:
+        # The order is being settled right now (a notification, the checker): the pay page
+        # shows the payment being confirmed and updates by itself.
+        messages.info(request, _("We are still confirming your payment. This page updates by itself."))
+        return redirect("payments:order-pay", order_id=order.pk)
     order.refresh_from_db()
     if order.status == OrderStatus.PENDING_PAYMENT:
         return redirect("payments:order-pay", order_id=order.pk)
@@ -101,10 +119,63 @@ def order_pay_return(request, order_id):
     return _after_payment(request, order)
 
 
+def _pay_status_context(request, order) -> dict:
+    """What the pay page's status block shows; ``version`` changes whenever it would look different."""
+    pending = order.status == OrderStatus.PENDING_PAYMENT
+    due = order_amount_due(order)
+    waiting = order_payments_in_flight(order) if pending else []
+    last_failed = _last_failed(order) if pending and not waiting else None
+    in_flight = pending and due <= 0
+    is_own = order.customer_id == request.user.pk
+    paid = order.status in PAID_STATES
+    return {
+        "order": order,
+        "is_own": is_own,
+        "due": due,
+        "in_flight": in_flight,
+        "waiting": [{"payment": p, "action": registry.get(p.channel).action_for(p)} for p in waiting],
+        "last_failed": last_failed,
+        "amount_mismatch": last_failed is not None and last_failed.failure_code == AMOUNT_MISMATCH,
+        "paid": paid,
+        "show_code": paid and bool(order.pickup_code) and (
+            is_own or str(order.pk) in request.session.get(KIOSK_RECEIPTS_SESSION_KEY, [])),
+        "payee": settings.PAYMENT_CORPORATE_PAYEE,
+        "polling": pending and (bool(waiting) or in_flight),
+        "poll_seconds": PAY_POLL_SECONDS,
+        "version": "|".join([order.status, str(due), ",".join(f"{p.pk.hex}:{p.status}" for p in waiting),
+                             last_failed.pk.hex if last_failed else ""]),
+    }
+
+
+def _order_pay_status(request, order_id):
+    """The pay page's status block alone (``?part=status``), for the HTMX poll: 204 when nothing
+    changed since ``?v=``. Once the order no longer awaits payment, it also removes the forms."""
+    if not request.user.is_authenticated:
+        if request.htmx:
+            return HttpResponse(status=HTMX_STOP_POLLING)
+        return redirect_to_login(request.get_full_path())
+    try:
+        order = order_payable_by(user=request.user, order_id=order_id)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
+    context = _pay_status_context(request, order)
+    if request.htmx and request.GET.get("v") == context["version"]:
+        return HttpResponse(status=204)
+    return render(request, "payments/_pay_status.html",
+                  {**context, "drop_forms": order.status != OrderStatus.PENDING_PAYMENT})
+
+
 @never_cache
-@login_required
 @require_http_methods(["GET", "POST"])
 def order_pay(request, order_id):
+    """The pay page; ``GET ?part=status`` answers its status block alone (the HTMX poll)."""
+    if request.method == "GET" and request.GET.get("part") == STATUS_PART:
+        return _order_pay_status(request, order_id)
+    return _order_pay_page(request, order_id)
+
+
+@login_required
+def _order_pay_page(request, order_id):
     try:
         order = order_payable_by(user=request.user, order_id=order_id)
     except OrderNotFound as exc:
@@ -168,16 +239,9 @@ def order_pay(request, order_id):
         form = PayForm(channels=channels, cards=cards, initial={"channel": GIFT_CARD, "card": default})
 
     context = {
-        "order": order,
-        "is_own": is_own,
+        **_pay_status_context(request, order),
         "due": due,
         "open_for_payment": order.is_open_for_payment and due > 0,
-        "in_flight": order.status == OrderStatus.PENDING_PAYMENT and due <= 0,
-        "waiting": [
-            {"payment": p, "action": registry.get(p.channel).action_for(p)} for p in order_payments_in_flight(order)
-        ] if order.status == OrderStatus.PENDING_PAYMENT else [],
-        "last_failed": _last_failed(order),
-        "payee": settings.PAYMENT_CORPORATE_PAYEE,
         "channels": channels,
         "cards": [{"card": card, "value": str(card.pk), "enough": card.balance >= due} for card in cards],
         "gift_card_enabled": any(g.channel == GIFT_CARD for g in channels),

@@ -17,9 +17,22 @@ Late and second payments (the rule): a success that arrives for an order that is
 waiting for it (cancelled or expired meanwhile, or already covered by another payment: two tabs,
 two channels) is recorded as succeeded, because the money did move, and is refunded in full at
 once through its own channel, audited as ``payment.refunded_automatically``. The order is never
-revived: its stock may be gone and its customer has been told it was cancelled. A provider amount
-that differs from ours is never accepted: the payment is left unsettled, the difference recorded
-and audited, and reconciliation reports it.
+revived: its stock may be gone and its customer has been told it was cancelled.
+
+Amount mismatch (the rule): a provider that reports a success for an amount other than the
+payment's (query or notification) never pays the order. The payment waiting for that answer ends
+at once: it fails with failure code ``amount_mismatch`` (``AMOUNT_MISMATCH``; the message names
+both amounts), it is audited as ``payment.amount_mismatch`` with reason ``amount_mismatch`` and the
+provider's amount, it is never asked about again and it counts as neither paid nor in flight, so
+the order is payable again (or expires as usual) and the customer is told why on the pay page.
+The money the provider captured is not refunded automatically: a refund attempt sends back only
+part of a payment that succeeded, at most its amount (``refunding.refund_attempt_create``), and
+this payment neither succeeded nor has the captured amount. It is reconciliation that keeps it
+from being lost: the provider's statement lists the capture, and the day's run
+(``reconciliation.reconcile_day``) files it as an unexplained ``amount_differs`` mismatch with
+both amounts, which stays open in the admin until staff have refunded it at the provider and
+resolved it with a note. A later answer about the same payment (a replayed or duplicated
+notification) changes nothing and is not audited again.
 """
 
 from __future__ import annotations
@@ -54,6 +67,7 @@ from .refunding import refund_attempt_create, refund_attempt_execute
 logger = logging.getLogger(__name__)
 
 CHECK_BATCH = 100
+AMOUNT_MISMATCH = "amount_mismatch"  # failure code (and outcome) of a payment captured for another amount
 NOT_FOUND_GRACE = timedelta(seconds=30)  # a create may still be on its way to the provider
 
 
@@ -85,18 +99,33 @@ def _auto_refund(payment: Payment, *, origin: str, now) -> list[dict]:
                                     data={"origin": origin, "out_refund_no": attempt.out_refund_no})]
 
 
+def _amount_mismatch(payment: Payment, state: ProviderPayment, *, actor, now) -> tuple[str, list[dict]]:
+    """The provider captured another amount (see the module docstring): fail the payment for good."""
+    data = {"provider_amount": str(state.amount), "our_amount": str(payment.amount),
+            "provider_trade_no": state.provider_trade_no}
+    if payment.status not in IN_FLIGHT:
+        if payment.failure_code == AMOUNT_MISMATCH:  # told again (a replay, a duplicate): recorded already
+            return AMOUNT_MISMATCH, []
+        # Final already (e.g. succeeded for our amount, now reported otherwise): nothing to move, but
+        # staff must see it (reconciliation files it too).
+        return AMOUNT_MISMATCH, [_payment_event(payment, "payment.amount_mismatch", actor=actor, data=data,
+                                                reason=AMOUNT_MISMATCH)]
+    payment.provider_trade_no = state.provider_trade_no or payment.provider_trade_no
+    payment.fail(code=AMOUNT_MISMATCH, at=now,
+                 message=f"the provider captured {state.amount} CNY, the payment is for {payment.amount} CNY")
+    payment.next_check_at = None
+    payment.save()
+    return AMOUNT_MISMATCH, [_payment_event(payment, "payment.amount_mismatch", actor=actor, data=data,
+                                            amount=state.amount, reason=AMOUNT_MISMATCH)]
+
+
 def _apply(order: Order, payment: Payment, state: ProviderPayment, *, actor, now) -> tuple[str, list[dict]]:
     """Move a locked payment to what the provider says. Returns (outcome, audit events)."""
     status = payment.status
     payment._history_user = _user(actor)
     if state.status == "succeeded":
         if state.amount is not None and state.amount != payment.amount:
-            payment.next_check_at = now + _backoff(payment.check_attempts)
-            payment.save(update_fields=["next_check_at"])
-            return "amount_mismatch", [_payment_event(
-                payment, "payment.amount_mismatch", actor=actor,
-                data={"provider_amount": str(state.amount)},
-                reason="provider amount differs")]
+            return _amount_mismatch(payment, state, actor=actor, now=now)
         if status not in IN_FLIGHT:
             return "already_final", []
         payment.succeed(provider_trade_no=state.provider_trade_no, payer_account=state.payer_account[-4:],

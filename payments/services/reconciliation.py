@@ -11,7 +11,10 @@ calendar) outside any transaction, compares it with what we recorded that day an
   succeeded on another day; ``status_differs``: we have the row in another status (unknown,
   pending, failed, processing...); ``missing_there``: ours succeeded, the provider does not list
   it; ``amount_differs``: both list it with different amounts (several statement lines with one
-  reference are summed, so a duplicated line shows as a difference).
+  reference are summed, so a duplicated line shows as a difference), including a payment we
+  failed because the provider captured another amount (``amount_mismatch``, see
+  ``payments.services.provider``): the provider still holds that money, and this row is where
+  staff see it, refund it at the provider and resolve it.
 
 A line booked on one side just before midnight and on the other just after (within
 ``MIDNIGHT_WINDOW``) appears in two adjacent days. It is still a row, with ``explanation``
@@ -59,6 +62,7 @@ from ..models import (
     RefundAttemptStatus,
 )
 from ._common import _user
+from .provider import AMOUNT_MISMATCH
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +226,14 @@ def _boundary_explanation(*, day: date, ours_at: datetime, theirs_at: datetime |
         "theirs": _clock(theirs_at), "ours": _clock(ours_at), "other": our_day.isoformat()}
 
 
+def _captured_for_another_amount(payment: Payment, amount: Decimal) -> bool:
+    """A payment we failed because the provider captured another amount (``provider.AMOUNT_MISMATCH``):
+    the provider kept that money, so the line is an ``amount_differs`` to act on (refund it at the
+    provider), never explained automatically."""
+    return (payment.status == PaymentStatus.FAILED and payment.failure_code == AMOUNT_MISMATCH
+            and payment.amount != amount)
+
+
 def _compare_captures(channel: str, day: date, lines: list[StatementLine]) -> tuple[Decimal, Decimal, int, list]:
     start, end = day_bounds(day)
     ours = {
@@ -243,7 +255,7 @@ def _compare_captures(channel: str, day: date, lines: list[StatementLine]) -> tu
             continue
         common.update(payment=payment, brand_id=payment.brand_id, amount_ours=payment.amount,
                       status_ours=payment.status)
-        if payment.status not in CAPTURED:
+        if payment.status not in CAPTURED and not _captured_for_another_amount(payment, amount):
             findings.append(_Finding(kind=MismatchKind.STATUS_DIFFERS, **common))
         elif payment.amount != amount:
             findings.append(_Finding(kind=MismatchKind.AMOUNT_DIFFERS, **common))

@@ -241,16 +241,61 @@ def test_an_unpaid_payment_is_closed_at_the_provider_when_the_time_is_up_then_th
     assert order.status == OrderStatus.CANCELLED
 
 
-def test_a_different_amount_from_the_provider_is_refused_and_recorded(fake, customer, order):
+def test_a_different_amount_from_the_provider_fails_the_payment_and_is_audited(fake, customer, order):
     payment = _pay(customer, order).payment
     fake.pay(payment, amount=Decimal("0.01"))
     payment_sync(payment_id=payment.pk)
     payment.refresh_from_db()
     order.refresh_from_db()
-    assert payment.status == PaymentStatus.PENDING and order.status == OrderStatus.PENDING_PAYMENT
+    # It ends: failed for good, not paid, not asked about again; the order can be paid again.
+    assert payment.status == PaymentStatus.FAILED and payment.failure_code == "amount_mismatch"
+    assert "0.01" in payment.failure_message and "45.00" in payment.failure_message
+    assert payment.next_check_at is None and payment.finished_at is not None
+    assert order.status == OrderStatus.PENDING_PAYMENT and order.pickup_code == ""
+    assert order_amount_due(order) == Decimal("45.00") and order_money(order).paid == Decimal("0.00")
     event = payment.events.order_by("pk").last()
-    assert (event.outcome, event.payload["amount"]) == ("amount_mismatch", "0.01")
+    assert (event.outcome, event.detail, event.payload["amount"]) == ("pending->failed", "amount_mismatch", "0.01")
+    audit = AuditEvent.objects.get(object_id=str(payment.pk), action="payment.amount_mismatch")
+    assert audit.reason == "amount_mismatch"
+    assert (audit.data["provider_amount"], audit.data["our_amount"], audit.data["status"]) == ("0.01", "45.00",
+                                                                                              "failed")
+    assert not RefundAttempt.objects.filter(payment=payment).exists()  # left to reconciliation
+    # The checker never picks it up again, and asking again changes nothing nor audits twice.
+    assert payments_check_due(now=timezone.now() + timedelta(hours=1)) == 0
+    provider_services.payment_record_provider_state(
+        payment_id=payment.pk, state=fake.query(payment), kind="query")
+    assert _actions(payment.pk).count("payment.amount_mismatch") == 1
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert _pay(customer, order).payment.status == PaymentStatus.PENDING  # a new payment may be made
+
+
+def test_a_different_amount_in_a_notification_fails_the_payment(fake, client, customer, order):
+    payment = _pay(customer, order).payment
+    fake.pay(payment, amount=Decimal("99.00"))  # captured more than the order
+    response = _notify(client, payment)
+    assert response.status_code == 200 and response.json()["outcome"] == "recorded"
+    payment.refresh_from_db()
+    order.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and payment.failure_code == "amount_mismatch"
+    assert order.status == OrderStatus.PENDING_PAYMENT
     assert "payment.amount_mismatch" in _actions(payment.pk)
+    assert _notify(client, payment, event_id="evt_2").json()["outcome"] == "recorded"  # a second one: no change
+    assert _actions(payment.pk).count("payment.amount_mismatch") == 1
+
+
+def test_an_order_whose_only_payment_had_another_amount_is_no_longer_stuck(fake, customer, order):
+    payment = _pay(customer, order).payment
+    fake.pay(payment, amount=Decimal("44.99"))
+    later = order.expires_at + timedelta(seconds=5)
+    assert orders_expire_due(now=later) == 0  # a payment still waiting for its answer holds the order
+    payments_check_due(now=later)
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED and payment.failure_code == "amount_mismatch"
+    assert orders_expire_due(now=later) == 1  # now it ends like any unpaid order
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert not RefundAttempt.objects.filter(payment=payment).exists()
 
 
 def test_polling_backs_off_while_the_provider_does_not_answer(fake, customer, order, settings):
