@@ -42,6 +42,17 @@ class MealSubsidyGateway(Gateway):
     refund_days = (0, 0)
     refund_priority = 100
 
+    def offer(self, *, order, user, due: Decimal) -> Decimal:
+        found = subsidy_offer(order=order, user=user, due=due)
+        return found["amount"] if found else Decimal("0.00")
+
+    def offer_note(self, *, order, user) -> str:
+        found = subsidy_offer(order=order, user=user, due=Decimal("0.00"))
+        if not found:
+            return ""
+        return _("Balance %(balance)s CNY · at most %(cap)s CNY per meal") % {
+            "balance": found["balance"], "cap": found["cap"]}
+
     def available(self, *, order, user) -> bool:
         member = member_for_user(user)
         return member is not None and member_serves(member, order.store)

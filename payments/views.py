@@ -41,7 +41,7 @@ from .selectors import (
     order_payable_by,
     order_payments_in_flight,
 )
-from .services import gift_card_bind, payment_create
+from .services import gift_card_bind, payment_create, payment_split_create
 from .services.provider import AMOUNT_MISMATCH, PaymentBusy, payment_sync
 from .throttles import BIND_ATTEMPTS_PER_WINDOW, CardNumberThrottle
 
@@ -194,6 +194,7 @@ def _order_pay_page(request, order_id):
     pays_by_card = any(g.channel == GIFT_CARD for g in channels)
     cards = gift_cards_to_pay_with(user=request.user, brand_id=order.brand_id) if pays_by_card else []
     due = order_amount_due(order)
+    split = None if request.GET.get("split") == "no" else _split_offer(order, request.user, channels, due)
 
     if request.method == "POST":
         form = PayForm(request.POST, channels=channels, cards=cards)
@@ -207,10 +208,7 @@ def _order_pay_page(request, order_id):
             if typed:
                 numbers.hit()
             try:
-                result = payment_create(
-                    actor=request.user, order_id=order.pk, channel=form.cleaned_data["channel"],
-                    params=form.payment_params(), ip=client_ip(request),
-                )
+                result = _pay(request, order, form, channels, split_channel=request.POST.get("split", ""))
             except PaymentNotAllowed as exc:
                 if exc.code == "already_paid" and is_own:
                     # A double submit: the first one paid, this one was refused with nothing charged.
@@ -227,30 +225,65 @@ def _order_pay_page(request, order_id):
                     messages.success(
                         request,
                         _("Paid %(amount)s. Your pickup code is %(code)s.")
-                        % {"amount": money_label(result.payment.amount), "code": order.pickup_code},
+                        % {"amount": money_label(due), "code": order.pickup_code},
                     )
                     return _after_payment(request, order)
                 return _after_external_start(request, order, result)
         # Balances may have moved; show them as they are now.
         cards = gift_cards_to_pay_with(user=request.user, brand_id=order.brand_id) if cards else cards
         due = order_amount_due(order)
+        split = None if request.GET.get("split") == "no" else _split_offer(order, request.user, channels, due)
     else:
-        default = next((str(card.pk) for card in cards if card.balance >= due), ANOTHER_CARD)
+        rest = split["rest"] if split else due
+        default = next((str(card.pk) for card in cards if card.balance >= rest), ANOTHER_CARD)
         form = PayForm(channels=channels, cards=cards, initial={"channel": GIFT_CARD, "card": default})
+    rest = split["rest"] if split else due
 
     context = {
         **_pay_status_context(request, order),
         "due": due,
         "open_for_payment": order.is_open_for_payment and due > 0,
         "channels": channels,
-        "cards": [{"card": card, "value": str(card.pk), "enough": card.balance >= due} for card in cards],
-        "gift_card_enabled": any(g.channel == GIFT_CARD for g in channels),
-        "other_channels": [g for g in channels if g.channel != GIFT_CARD],
+        "cards": [{"card": card, "value": str(card.pk), "enough": card.balance >= rest} for card in cards],
+        "gift_card_enabled": any(g.channel == GIFT_CARD for g in channels) and rest > 0,
+        "other_channels": [g for g in channels if g.channel != GIFT_CARD and not g.partial] if rest > 0 else [],
+        "split": split,
+        "rest": rest,
         "form": form,
         "selected_card": str(form["card"].value() or ""),
         "another_card": ANOTHER_CARD,
     }
     return render(request, "payments/order_pay.html", context)
+
+
+def _split_offer(order, user, channels, due) -> dict | None:
+    """A partial channel (the canteen subsidy) offered first, and what is left for another one."""
+    for gateway in channels:
+        if not gateway.partial:
+            continue
+        amount = gateway.offer(order=order, user=user, due=due)
+        if amount > 0:
+            return {"gateway": gateway, "amount": amount, "rest": due - amount,
+                    "note": gateway.offer_note(order=order, user=user)}
+    return None
+
+
+def _pay(request, order, form, channels, *, split_channel: str):
+    """One payment, or a split payment: the partial channel's offer (computed again now) first,
+    the rest with the chosen channel, in one checkout."""
+    channel, params, ip = form.cleaned_data["channel"], form.payment_params(), client_ip(request)
+    partial = next((g for g in channels if g.partial and g.channel == split_channel), None)
+    if partial is not None and channel != partial.channel:
+        amount = partial.offer(order=order, user=request.user, due=order_amount_due(order))
+        if amount > 0:
+            return payment_split_create(actor=request.user, order_id=order.pk, first_channel=partial.channel,
+                                        first_amount=amount, channel=channel, params=params, ip=ip)[-1]
+    if partial is not None and channel == partial.channel:
+        amount = partial.offer(order=order, user=request.user, due=order_amount_due(order))
+        if amount < order_amount_due(order):
+            raise PaymentNotAllowed(_("The subsidy does not cover this order: choose how to pay the rest."),
+                                    code="partial_not_allowed")
+    return payment_create(actor=request.user, order_id=order.pk, channel=channel, params=params, ip=ip)
 
 
 # --- The customer's gift cards ---

@@ -129,6 +129,15 @@ class Gateway:
         """Whether ``user`` may pay ``order`` with this channel (store settings, membership...)."""
         return True
 
+    def offer(self, *, order, user, due: Decimal) -> Decimal:
+        """Partial channels: how much of ``due`` this channel can pay for ``user`` now (the pay
+        page offers it first and the rest by another channel); 0 when nothing."""
+        return Decimal("0.00")
+
+    def offer_note(self, *, order, user) -> str:
+        """A line for the pay page beside the offer (a balance, a limit)."""
+        return ""
+
     def enabled_at(self, store) -> bool:
         """Whether the store offers this channel (``Store.payment_channels``; empty means all)."""
         if self.staff_only:
