@@ -249,7 +249,7 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
     def risk_table(self, obj):
         rows = risk_flag_rows(obj.risk_flags)
         if not rows:
-            return _("None")
+            return _("No risk rule fired")
         return format_html(
             '<table class="refund-risk-flags">{}</table>',
             format_html_join("", "<tr><th>{}</th><td>{}</td><td>{}</td></tr>",

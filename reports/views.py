@@ -95,7 +95,7 @@ def _pct(value) -> str | None:
 
 def _figures_columns():
     return [_("Paid orders"), _("Refunded orders"), _("Paid amount"), _("Refunded amount"), _("Net revenue"),
-            _("Average ticket"), _("Refund rate (% of paid amount)"), _("Cancelled unpaid orders")]
+            _("Average ticket"), _("Refund rate (percent of the paid amount)"), _("Cancelled unpaid orders")]
 
 
 def _figures_cells(figures) -> list:
@@ -124,7 +124,7 @@ def _csv_stores(flt: ReportFilter):
 
 def _csv_refunds(flt: ReportFilter):
     yield [_("Reason code"), _("Reason"), _("Refunds"), _("Refunded amount"), _("Share of refunds (%)"),
-           _("Refund rate (% of paid amount)")]
+           _("Refund rate (percent of the paid amount)")]
     for row in selectors.refunds_by_reason(flt):
         yield [row.reason_code, str(row.reason), row.refunds, row.amount, _pct(row.share), _pct(row.rate)]
 

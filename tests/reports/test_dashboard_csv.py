@@ -35,7 +35,7 @@ def test_every_table_exports(hq_client, world):
 def test_daily_csv(hq_client, world):
     assert _rows(_get(hq_client, "daily")) == [
         ["Day", "Paid orders", "Refunded orders", "Paid amount", "Refunded amount", "Net revenue",
-         "Average ticket", "Refund rate (% of paid amount)", "Cancelled unpaid orders"],
+         "Average ticket", "Refund rate (percent of the paid amount)", "Cancelled unpaid orders"],
         ["2026-03-02", "4", "1", "103.00", "18.00", "85.00", "28.33", "17.5", "1"],  # 18 / 103
         ["2026-03-03", "4", "0", "133.00", "0.00", "133.00", "33.25", "0.0", "0"],
     ]
@@ -69,7 +69,7 @@ def test_dishes_categories_refunds_customers_hours_csv(hq_client, world):
     ]
     assert _rows(_get(hq_client, "refunds")) == [
         ["Reason code", "Reason", "Refunds", "Refunded amount", "Share of refunds (%)",
-         "Refund rate (% of paid amount)"],
+         "Refund rate (percent of the paid amount)"],
         ["", "— (no reason recorded)", "1", "18.00", "100.0", "7.6"],
     ]
     customers = dict(_rows(_get(hq_client, "customers"))[1:])

@@ -188,7 +188,7 @@ def test_hq_refunds_csv(refunds, hq_manager):
     response = client.get("/reports/export/refunds.csv", {"start": day, "end": day}, HTTP_ACCEPT_LANGUAGE="en")
     lines = response.content.decode("utf-8-sig").splitlines()
     assert lines == [
-        "Reason code,Reason,Refunds,Refunded amount,Share of refunds (%),Refund rate (% of paid amount)",
+        "Reason code,Reason,Refunds,Refunded amount,Share of refunds (%),Refund rate (percent of the paid amount)",
         "changed_plans,Changed my plans,1,45.00,27.2,9.4",
         "wrong_dish,Wrong dish,1,45.00,27.2,9.4",
         "late,Took too long / late delivery,1,45.00,27.2,9.4",
