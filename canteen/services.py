@@ -14,7 +14,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -131,7 +131,7 @@ def subsidy_topup(*, actor, member_id, amount, note: str = "", idempotency_key: 
     if key:
         existing = SubsidyEntry.objects.filter(organisation_id=member.organisation_id, idempotency_key=key).first()
         if existing is not None:
-            return _replayed(existing, member=member, amount=amount), False
+            return _replayed(existing, member=member, amount=amount, note=note), False
     try:
         with transaction.atomic():
             wallet = wallet_lock(member_id=member.pk)
@@ -144,12 +144,13 @@ def subsidy_topup(*, actor, member_id, amount, note: str = "", idempotency_key: 
         existing = SubsidyEntry.objects.filter(organisation_id=member.organisation_id, idempotency_key=key).first()
         if not key or existing is None:
             raise
-        return _replayed(existing, member=member, amount=amount), False
+        return _replayed(existing, member=member, amount=amount, note=note), False
     return entry, True
 
 
-def _replayed(entry: SubsidyEntry, *, member: Member, amount: Decimal) -> SubsidyEntry:
-    if entry.wallet_id != member.pk or entry.amount != amount or entry.kind != EntryKind.TOPUP:
+def _replayed(entry: SubsidyEntry, *, member: Member, amount: Decimal, note: str) -> SubsidyEntry:
+    if (entry.wallet_id != member.pk or entry.amount != amount or entry.kind != EntryKind.TOPUP
+            or entry.note != note):
         raise CanteenConflict(_("This request key was already used for another top-up."),
                               code="idempotency_conflict")
     return entry
@@ -288,6 +289,8 @@ def batch_apply(*, actor, batch_id, ip: str | None = None, now=None) -> tuple[To
             raise CanteenNotFound(_("No such batch.")) from None
         if batch.status == TopupBatch.Status.APPLIED:
             return batch, False
+        # Two uploads of the same file applied at once: the organisation's row orders them.
+        Organisation.objects.select_for_update().filter(pk=batch.organisation_id).first()
         if batch.error_count:
             raise CanteenConflict(
                 _("%(n)d line(s) of this batch are wrong: correct the file and upload it again. Nothing was applied.")
@@ -357,8 +360,9 @@ def monthly_grants_run(*, month: date | None = None, now=None) -> dict[str, int]
                     and EntryKind.GRANT not in done and wallet.balance > 0
                     and SubsidyEntry.objects.filter(wallet=wallet, kind=EntryKind.GRANT, month__lt=month).exists()):
                 left = wallet.balance
+                previous = (month - timedelta(days=1)).replace(day=1)
                 wallet_append(wallet=wallet, kind=EntryKind.EXPIRY, amount=-left, now=now, month=month,
-                              note=_("Left at the end of %(month)s") % {"month": f"{month:%Y-%m}"})
+                              note=_("Left at the end of %(month)s") % {"month": f"{previous:%Y-%m}"})
                 events.append(_event("subsidy.expired", member=member, actor=None, amount=left,
                                      data={"month": f"{month:%Y-%m}"}))
                 made["expired"] += 1

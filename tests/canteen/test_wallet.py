@@ -35,7 +35,8 @@ def _books_balance(member):
 def test_a_top_up_is_credited_once_per_key(member, canteen_staff):
     entry, created = subsidy_topup(actor=canteen_staff, member_id=member.pk, amount="50", note="月初",
                                    idempotency_key="k1")
-    again, created_again = subsidy_topup(actor=canteen_staff, member_id=member.pk, amount="50.00", idempotency_key="k1")
+    again, created_again = subsidy_topup(actor=canteen_staff, member_id=member.pk, amount="50.00", note="月初",
+                                         idempotency_key="k1")
     assert created and not created_again and again.pk == entry.pk
     assert _balance(member) == Decimal("50.00")
     with pytest.raises(CanteenConflict):
