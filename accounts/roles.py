@@ -34,6 +34,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("refunds.refundrequest", "view") | {"refunds.review_refundrequest"}
         | _crud("refunds.refundpolicy", "view", "change")
         | _crud("audit.securityreport", "view")
+        | _crud("canteen.organisation", "view", "add", "change")
+        | _crud("canteen.member", "view", "add", "change")
+        | _crud("canteen.subsidyentry", "view")
+        | _crud("canteen.topupbatch", "view")
     ),
     Role.STORE_MANAGER: frozenset(
         _crud("stores.store", "view", "change")
@@ -54,7 +58,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("stores.diningtable", "view")
         | _crud("ordering.order", "view")
     ),
-    Role.CANTEEN_STAFF: frozenset(),
+    # Top-ups and batches are made on the canteen staff pages (canteen.urls_staff), through the
+    # services; the admin only shows the organisations they are named on, their members and ledgers.
+    Role.CANTEEN_STAFF: frozenset(
+        _crud("canteen.organisation", "view")
+        | _crud("canteen.member", "view")
+        | _crud("canteen.subsidyentry", "view")
+        | _crud("canteen.topupbatch", "view")
+    ),
     Role.CUSTOMER: frozenset(),
 }
 

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,10 +96,7 @@ def member_dietary_update(*, member: Member, needs, allergy_ids) -> Member:
     needs = sorted({str(n) for n in needs or []})
     if any(n not in DietaryNeed.values for n in needs):
         raise CanteenInvalid(_("Unknown dietary need."), code="invalid_need")
-    try:
-        allergy_ids = {int(a) for a in allergy_ids or []}
-    except (TypeError, ValueError):
-        raise CanteenInvalid(_("Unknown allergen."), code="invalid_allergen") from None
+    allergy_ids = {str(a).strip() for a in allergy_ids or [] if str(a).strip()}  # an allergen's key is its code
     allergens = list(Allergen.objects.filter(pk__in=allergy_ids))
     if len(allergens) != len(allergy_ids):
         raise CanteenInvalid(_("Unknown allergen."), code="invalid_allergen")
@@ -348,8 +346,10 @@ def monthly_grants_run(*, month: date | None = None, now=None) -> dict[str, int]
     now = now or timezone.now()
     month = month_of(month or timezone.localdate(now))
     made = {"granted": 0, "expired": 0}
-    members = (Member.objects.filter(is_active=True, organisation__is_active=True)
-               .select_related("organisation").order_by("pk"))
+    granted = SubsidyEntry.objects.filter(wallet_id=OuterRef("pk"), kind=EntryKind.GRANT, month=month)
+    # Members granted this month already are not locked again (the task runs hourly).
+    members = (Member.objects.filter(is_active=True, organisation__is_active=True, organisation__monthly_amount__gt=0)
+               .exclude(Exists(granted)).select_related("organisation").order_by("pk"))
     for member in members.iterator(chunk_size=500):
         organisation = member.organisation
         with transaction.atomic():

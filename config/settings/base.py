@@ -248,6 +248,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,  # seconds: today's and yesterday's figures are at most 5 minutes old
         "kwargs": {"days": 2},
     },
+    "canteen-monthly-grants": {
+        "task": "canteen.tasks.monthly_grants_task",
+        # Hourly, not once on the 1st: a run grants each member once per month whatever happens (the
+        # ledger's unique grant per member and month), so the extra runs make nothing, a run missed
+        # while the worker was down is made up within the hour, and members added during the month
+        # get theirs. Minute 5: after the month has turned at 00:00 (TIME_ZONE).
+        "schedule": crontab(minute=5),
+    },
     "reports-rollups-nightly": {
         "task": "reports.tasks.rollups_refresh_recent_task",
         "schedule": crontab(minute=30, hour=3),  # the last 8 days again: late refunds and fixes
