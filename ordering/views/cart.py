@@ -3,6 +3,11 @@
 Cart actions answer an HTMX request with the cart partial only, and a plain form post with a
 redirect back to the menu (the message travels with the cart). Checkout: validate -> one call to
 ``order_submit`` -> redirect to the pay page; a ``DomainError`` becomes a form error.
+
+Menu advisors (``ordering.panels.register_menu_advisor``, e.g. the canteen's dietary needs) mark
+the dishes that suit the customer, filter the menu to those (``?suits=1``), and make adding a dish
+that does not suit them a two-step action: the first post answers the warnings and a confirm
+button instead of adding, the second (``confirm=1``) adds. The kiosk, a shared device, asks none.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import secrets
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -21,16 +27,18 @@ from config.api import DomainError
 from config.net import client_ip
 from stores.errors import StoreNotFound
 from stores.models import DiningTable, FulfilmentMode, Store
-from stores.selectors import store_get_public, store_is_open_now, store_menu
+from stores.selectors import MenuCategoryGroup, MenuDish, StoreMenu, store_get_public, store_is_open_now, store_menu
 
 from ..cart import Cart, CartError, CartSummary
 from ..forms import CartAddForm, CartLineForm, CheckoutForm, first_error
 from ..models import Order, OrderSource
+from ..panels import DishAdvice, menu_advice
 from ..services import MAX_QUANTITY, order_submit
 
 TOKENS_KEY = "ordering.checkout_tokens"  # cart key -> the token of the checkout form last shown
 SUBMITTED_KEY = "ordering.submitted"  # token -> order id, so a resubmitted form finds its order
 SUBMITTED_KEEP = 20
+SUITS_PARAM = "suits"  # ?suits=1: only the dishes the menu advisors say suit the customer
 
 
 # --- helpers shared with the kiosk views ---
@@ -71,6 +79,54 @@ def cart_context(request, store: Store, summary: CartSummary, *, kiosk: bool, fl
     }
 
 
+class AdvisedDish:
+    """A menu dish with the advisors' word on it (``advice``); reads as the dish in templates."""
+
+    __slots__ = ("advice", "dish")
+
+    def __init__(self, dish: MenuDish, advice: DishAdvice | None):
+        self.dish = dish
+        self.advice = advice
+
+    def __getattr__(self, name):
+        return getattr(self.dish, name)
+
+
+def advised_categories(request, store: Store, menu: StoreMenu, *, suits_only: bool) -> tuple[list, bool]:
+    """The menu's categories with each dish's advice, and whether any advisor had a word.
+
+    Without advice the categories are the menu's own (the page is what it was without advisors);
+    with ``suits_only`` only the suiting dishes remain, and categories left empty are dropped.
+    """
+    advice = menu_advice(request, store, (dish for category in menu.categories for dish in category.dishes))
+    if not advice:
+        return menu.categories, False
+    categories = []
+    for category in menu.categories:
+        dishes = [AdvisedDish(dish, advice.get(dish.id)) for dish in category.dishes]
+        if suits_only:
+            dishes = [dish for dish in dishes if dish.advice is not None and dish.advice.suits]
+        if dishes:
+            categories.append(MenuCategoryGroup(category.code, category.name, dishes))
+    return categories, True
+
+
+def menu_dish(menu: StoreMenu, dish_id: int) -> MenuDish | None:
+    return next((dish for category in menu.categories for dish in category.dishes if dish.id == dish_id), None)
+
+
+def dish_warning(request, store: Store, dish: MenuDish | None) -> DishAdvice | None:
+    """The advice on a dish when an advisor says it does not suit the customer, else None."""
+    if dish is None:
+        return None
+    advice = menu_advice(request, store, [dish]).get(dish.id)
+    return advice if advice is not None and not advice.suits else None
+
+
+def suits_only_posted(request) -> bool:
+    return request.POST.get(SUITS_PARAM) == "1"
+
+
 def checkout_token(session, cart_key: str, *, renew: bool = False) -> str:
     """The one-time token of the cart's checkout form, created when first needed."""
     tokens = dict(session.get(TOKENS_KEY, {}))
@@ -102,6 +158,28 @@ def remember_submitted(session, cart: Cart, token: str, order: Order) -> None:
     cart.save()
 
 
+def confirm_response(request, store: Store, cart: Cart, dish: MenuDish, advice: DishAdvice, form: CartAddForm,
+                     *, is_open: bool):
+    """Not added yet: the dish with its warnings and an "add it anyway" button (HTMX: the dish
+    card in place of the one posted; otherwise the menu page with that card)."""
+    confirm = {
+        "dish_id": dish.id,
+        "warnings": advice.warnings,
+        "quantity": form.cleaned_data["quantity"],
+        "option_ids": form.cleaned_data["option_ids"],
+    }
+    if request.htmx:
+        context = {"dish": AdvisedDish(dish, advice), "confirm": confirm, "cart_urls": cart_urls(store, kiosk=False),
+                   "is_open": is_open, "kiosk": False, "suits_only": suits_only_posted(request),
+                   "menu_advised": True}
+        response = render(request, "ordering/_cart_dish.html", context)
+        response["HX-Retarget"] = f"#dish-{dish.code}"
+        response["HX-Reswap"] = "outerHTML"
+        return response
+    return render_menu(request, store, cart, kiosk=False, template="ordering/menu.html",
+                       extra={"confirm": confirm}, suits_only=False)
+
+
 def cart_action(request, store_code: str, action: str, *, kiosk: bool):
     """Add, change or remove; then the cart partial (HTMX) or a redirect to the menu."""
     store = store_or_404(store_code)
@@ -109,12 +187,20 @@ def cart_action(request, store_code: str, action: str, *, kiosk: bool):
     cart = Cart(request.session, store.code, kiosk=kiosk)
     is_open = store_is_open_now(store)
     message, error = "", ""
+    confirmed_dish = None  # the dish added despite a warning, whose card drops its confirm box
     try:
         if action == "add":
             form = CartAddForm(request.POST)
             if not form.is_valid():
                 raise CartError(first_error(form))
             dish_id = form.cleaned_data["dish"]
+            if not kiosk:
+                dish = menu_dish(menu, dish_id)
+                warning = dish_warning(request, store, dish) if dish is not None and dish.available else None
+                if warning is not None:
+                    if request.POST.get("confirm") != "1":
+                        return confirm_response(request, store, cart, dish, warning, form, is_open=is_open)
+                    confirmed_dish = AdvisedDish(dish, warning)
             cart.add(menu, dish_id=dish_id, option_ids=form.cleaned_data["option_ids"],
                      quantity=form.cleaned_data["quantity"], is_open=is_open)
             dish_name = next(line.name for line in cart.summary(menu).lines if line.dish_id == dish_id)
@@ -138,17 +224,35 @@ def cart_action(request, store_code: str, action: str, *, kiosk: bool):
     if request.htmx:
         cart.save()
         context = cart_context(request, store, cart.summary(menu), kiosk=kiosk, flash=flash, is_open=is_open)
-        return render(request, "ordering/_cart.html", context)
+        response = render(request, "ordering/_cart.html", context)
+        if confirmed_dish is not None:  # the dish card again, without its confirm box (out of band)
+            response.content += render_to_string("ordering/_cart_dish.html", {
+                **context, "dish": confirmed_dish, "oob": True, "menu_advised": True,
+                "suits_only": suits_only_posted(request),
+            }, request=request).encode()
+        return response
     cart.flash(flash["text"], error=flash["error"])
     cart.save()
-    return redirect(f"{cart_urls(store, kiosk=kiosk)['menu']}#cart")
+    query = f"?{SUITS_PARAM}=1" if not kiosk and suits_only_posted(request) else ""
+    return redirect(f"{cart_urls(store, kiosk=kiosk)['menu']}{query}#cart")
 
 
-def render_menu(request, store: Store, cart: Cart, *, kiosk: bool, template: str, status: int = 200):
+def render_menu(request, store: Store, cart: Cart, *, kiosk: bool, template: str, status: int = 200,
+                extra: dict | None = None, suits_only: bool | None = None):
     menu = store_menu(store=store)
     is_open = store_is_open_now(store)
     context = cart_context(request, store, cart.summary(menu), kiosk=kiosk, flash=cart.pop_flash(), is_open=is_open)
     context["menu"] = menu
+    if kiosk:
+        context["menu_categories"] = menu.categories
+    else:
+        if suits_only is None:
+            suits_only = request.GET.get(SUITS_PARAM) == "1"
+        categories, advised = advised_categories(request, store, menu, suits_only=suits_only)
+        context["menu_categories"] = categories
+        if advised:
+            context.update(menu_advised=True, suits_only=suits_only)
+    context.update(extra or {})
     return render(request, template, context, status=status)
 
 

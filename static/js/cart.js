@@ -2,7 +2,8 @@
 // - checkout: "Use my location" fills the hidden latitude/longitude fields;
 // - forms marked data-once: submit buttons are disabled after the first submit (the server is
 //   idempotent anyway: the form token returns the same order);
-// - kiosk: category tabs show one category at a time; the end screen goes back to the menu.
+// - kiosk: category tabs show one category at a time; the end screen goes back to the menu;
+// - dietary confirm box (a dish that does not suit you): "Cancel" closes it in place.
 (function () {
   "use strict";
 
@@ -40,6 +41,18 @@
         form.querySelectorAll("button[type='submit']").forEach(function (b) { b.disabled = true; });
       }, 0);
     });
+  });
+
+  // Dietary confirm box: Cancel closes it (without JavaScript the link reloads the menu).
+  // Delegated, because the box arrives with an HTMX swap.
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest ? event.target.closest("[data-dismiss-confirm]") : null;
+    if (!cancel) return;
+    var box = cancel.closest("[data-confirm]");
+    if (box) {
+      event.preventDefault();
+      box.remove();
+    }
   });
 
   // Kiosk category tabs
