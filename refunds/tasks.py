@@ -17,6 +17,18 @@ def refund_sync_task(refund_id: str) -> str:
     return refund_sync(refund_id=refund_id).status
 
 
+@shared_task(name="refunds.tasks.refund_notify_task")
+def refund_notify_task(refund_id: str, kind: str) -> None:
+    """After a step commits: the SMS to the customer (approved, rejected, succeeded, failed)."""
+    from accounts.tasks import sms_send_task
+
+    from .models import RefundRequest
+    from .services._common import notify_text
+
+    refund = RefundRequest.objects.select_related("order__store", "customer").get(pk=refund_id)
+    sms_send_task.delay(phone=refund.customer.phone, text=notify_text(refund, kind))  # retried on its own
+
+
 @shared_task(name="refunds.tasks.refunds_sweep_task")
 def refunds_sweep_task() -> int:
     """Every minute (beat): approved requests whose task was lost, requests in progress."""

@@ -12,7 +12,6 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.tasks import sms_send_task
 from config.money import money
 from ordering.models import Order
 from payments.models import Payment, PaymentStatus, RefundAttempt, RefundAttemptStatus, RefundOrigin
@@ -124,10 +123,20 @@ def _text(kind: str, refund: RefundRequest, arrival=None) -> str:
     raise ValueError(kind)
 
 
-def notify_customer(refund: RefundRequest, kind: str, *, arrival=None) -> None:
-    """Send the customer an SMS about their refund once the transaction commits (in the
-    product's language: SMS go out in Chinese)."""
+def notify_customer(refund: RefundRequest, kind: str) -> None:
+    """Tell the customer by SMS about their refund, once the transaction commits. The text is
+    written by the task (``refunds.tasks.refund_notify_task``), off the request's path: the
+    expected arrival it names takes reading the refund's payments."""
+    from ..tasks import refund_notify_task
+
+    refund_id = str(refund.pk)
+    transaction.on_commit(lambda: refund_notify_task.delay(refund_id=refund_id, kind=kind))
+
+
+def notify_text(refund: RefundRequest, kind: str) -> str:
+    """The SMS about ``refund`` (in the product's language: SMS go out in Chinese)."""
+    from ..selectors import refund_arrival
+
+    arrival = refund_arrival(refund) if kind == "approved" else None
     with translation.override(settings.LANGUAGE_CODE):
-        text = _text(kind, refund, arrival)
-    phone = refund.customer.phone
-    transaction.on_commit(lambda: sms_send_task.delay(phone=phone, text=text))
+        return _text(kind, refund, arrival)

@@ -59,12 +59,11 @@ def approval_effects(order: Order, refund: RefundRequest, *, actor, now) -> list
 
 def approval_notify(refund: RefundRequest) -> None:
     """After commit: send the refund on its way, and tell the customer."""
-    from ..selectors import refund_arrival
     from ..tasks import refund_submit_task
 
     refund_id = str(refund.pk)
     transaction.on_commit(lambda: refund_submit_task.delay(refund_id=refund_id))
-    notify_customer(refund, "approved", arrival=refund_arrival(refund))
+    notify_customer(refund, "approved")
 
 
 def _clean_note(note, *, required: bool) -> str:

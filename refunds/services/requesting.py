@@ -117,8 +117,9 @@ def refund_request_create(
     if order.status == OrderStatus.COMPLETED and reason_code not in COLLECTED_REASONS:
         raise RefundInvalid(_("This order was collected: say what was wrong with it."), code="invalid_reason")
     order_lines = list(OrderLine.objects.filter(order=order).order_by("position"))
-    held, fee_held = _held(order)
-    quote(order, order_lines, asks, held_portions=held, delivery_fee_held=fee_held)  # fail fast, before the code
+    # Fail fast, before the code is spent, on what cannot change: lines of this order, at most
+    # what was ordered. What other requests hold is checked under the lock below.
+    quote(order, order_lines, asks, held_portions={}, delivery_fee_held=False)
     sms_code_verify(phone=order.customer.phone, code=code, purpose=SmsPurpose.REFUND)
 
     blocked = False

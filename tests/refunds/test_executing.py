@@ -92,7 +92,7 @@ def test_a_failed_refund_goes_to_gift_card_credit_at_the_customers_choice(paysim
     sms.outbox.clear()
     refund = ask(customer, order)
     assert refund.status == RefundStatus.FAILED and "account closed" in refund.failure_reason
-    assert "could not be paid out" in sms.outbox[-1].text
+    assert "account closed" in sms.outbox[-1].text and "45.00" in sms.outbox[-1].text  # the SMS, in Chinese
     failed = RefundAllocation.objects.get(refund=refund)
     assert not GiftCard.objects.filter(owner=customer).exists()
 
