@@ -67,3 +67,12 @@ def menu(store):
     from tests.ordering.factories import Menu
 
     return Menu(store)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Browser tests run last. They are transactional (the live server sees only committed rows),
+    so each one empties every table afterwards, the vocabulary the migrations load included;
+    pytest-django runs transactional tests after the others, but pytest-playwright's
+    session-scoped browser parameter makes pytest regroup them among the others."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -150,5 +150,6 @@ def test_the_status_block_shows_the_kiosk_receipt_code_only_to_the_browser_that_
     assert f"Your pickup code is {order.pickup_code}." in html and "Show the receipt" in html
     other = Client()
     other.force_login(UserFactory(phone="13800000055"))
+    other.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     html = other.get(status_url(order), **HTMX).content.decode()
     assert "Paid. Thank you!" in html and order.pickup_code not in html
