@@ -574,6 +574,7 @@ class DemoUser:
     brand: str | None = None  # StaffAssignment brand code
     stores: tuple[str, ...] = ()  # StaffAssignment store codes ("*" = every store of the brand)
     superuser: bool = False
+    where: str = "/admin/"  # the page this login starts at
 
     @property
     def is_customer(self) -> bool:
@@ -586,8 +587,8 @@ DEMO_USERS = (
     DemoUser("store manager (SH001, SH002)", "13900000002", "演示店长", Role.STORE_MANAGER,
              brand=CHAIN.code, stores=("SH001", "SH002")),
     DemoUser("kitchen staff (SH001)", "13900000003", "演示后厨", Role.KITCHEN_STAFF,
-             brand=CHAIN.code, stores=("SH001",)),
+             brand=CHAIN.code, stores=("SH001",), where="/kitchen/SH001/"),
     DemoUser("canteen staff (星河大学食堂)", "13900000004", "演示食堂职员", Role.CANTEEN_STAFF,
-             brand=CANTEEN.code, stores=("*",)),
+             brand=CANTEEN.code, stores=("*",), where="/canteen/staff/"),
     DemoUser("customer", "13800000001", "演示顾客", Role.CUSTOMER),
 )

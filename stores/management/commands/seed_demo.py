@@ -429,7 +429,7 @@ def login_rows() -> list[tuple[str, str, str, str]]:
         if spec.is_customer:
             rows.append((spec.label, spec.phone, "SMS code (appears in the server console)", "/accounts/login/"))
         else:
-            rows.append((spec.label, spec.phone, DEMO_PASSWORD, "/admin/"))
+            rows.append((spec.label, spec.phone, DEMO_PASSWORD, spec.where))
     return rows
 
 
