@@ -327,6 +327,14 @@ def test_a_malformed_file_is_a_clear_form_error(organisation, member, canteen_st
     assert not TopupBatch.objects.exists() and not SubsidyEntry.objects.exists()
 
 
+def test_a_100_mb_file_is_refused_without_being_read(organisation, member, canteen_staff):
+    content = b"number,amount\nE001,1\n" + b"E001,1\n" * (100 * 1024 * 1024 // 7)  # ~100 MB of valid-looking lines
+    response = upload(client_for(canteen_staff), organisation, content)
+    assert response.status_code == 400
+    assert "The file is too large: at most 2 MB." in response.content.decode()
+    assert not TopupBatch.objects.exists() and not SubsidyEntry.objects.exists()
+
+
 def test_no_file_is_a_form_error(organisation, canteen_staff):
     response = client_for(canteen_staff).post(org_url(organisation, "batches/"), {})
     assert response.status_code == 400 and "Choose a CSV file to upload." in response.content.decode()
