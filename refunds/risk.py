@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 
 from config.money import money
 from payments.models import Payment, PaymentStatus
@@ -56,26 +56,27 @@ class RiskResult:
 
 def assess(*, policy: RefundPolicy, customer, amount: Decimal, ip: str | None, now: datetime) -> RiskResult:
     result = RiskResult()
-    mine = RefundRequest.objects.filter(customer=customer)
+    since = now - timedelta(days=30)
+    mine = RefundRequest.objects.filter(customer=customer, created_at__gte=min(since, now - timedelta(hours=1)))
+    asked = mine.aggregate(  # one query for the velocity and the ratio rules
+        last_hour=Count("pk", filter=Q(created_at__gte=now - timedelta(hours=1))),
+        held_30d=Sum("amount", filter=Q(status__in=HOLDING, created_at__gte=since)),
+    )
 
-    recent = mine.filter(created_at__gte=now - timedelta(hours=1)).count() + 1
+    recent = asked["last_hour"] + 1
     if recent > policy.velocity_max_per_hour:
         result.flags.append({"rule": "velocity", "requests_last_hour": recent,
                              "max": policy.velocity_max_per_hour, "freezes": True})
         result.block = result.freeze = True
 
-    since = now - timedelta(days=30)
-    paid_payments = Payment.objects.filter(
+    paid_30d = Payment.objects.filter(
         order__customer=customer, status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED),
         succeeded_at__gte=since,
-    )
-    paid_orders = paid_payments.values("order_id").distinct().count()
+    ).aggregate(orders=Count("order_id", distinct=True), paid=Sum("amount"))
+    paid_orders = paid_30d["orders"]
     if paid_orders >= policy.ratio_min_orders:
-        paid = money(paid_payments.aggregate(s=Sum("amount"))["s"] or Decimal("0"))
-        refunded = money(
-            (mine.filter(status__in=HOLDING, created_at__gte=since).aggregate(s=Sum("amount"))["s"] or Decimal("0"))
-            + amount
-        )
+        paid = money(paid_30d["paid"] or Decimal("0"))
+        refunded = money((asked["held_30d"] or Decimal("0")) + amount)
         ratio = (refunded / paid) if paid > 0 else Decimal("1")
         if ratio > policy.ratio_threshold:
             result.flags.append({"rule": "ratio", "refunded_30d": str(refunded), "paid_30d": str(paid),
@@ -87,9 +88,13 @@ def assess(*, policy: RefundPolicy, customer, amount: Decimal, ip: str | None, n
         others = RefundRequest.objects.filter(brand_id=policy.brand_id, created_at__gte=window).exclude(
             customer=customer
         )
-        same_ip = others.filter(ip=ip).values("customer_id").distinct().count() + 1
         network = network_of(ip)
-        same_net = (others.filter(network=network).values("customer_id").distinct().count() + 1) if network else 0
+        counts = {"ip": Count("customer_id", distinct=True, filter=Q(ip=ip))}  # one query for both rules
+        if network:
+            counts["net"] = Count("customer_id", distinct=True, filter=Q(network=network))
+        accounts = others.filter(Q(ip=ip) | Q(network=network) if network else Q(ip=ip)).aggregate(**counts)
+        same_ip = accounts["ip"] + 1
+        same_net = (accounts["net"] + 1) if network else 0
         if same_ip >= policy.ip_max_accounts:
             result.flags.append({"rule": "network_ip", "ip": ip, "accounts": same_ip,
                                  "max": policy.ip_max_accounts, "window_minutes": policy.network_window_minutes,

@@ -61,8 +61,9 @@ def kept_paid(order: Order) -> Decimal:
 
 def tally_lock(order: Order, *, now=None) -> OrderRefundTally:
     """The order's tally, locked (after the order row), with ``paid`` brought up to date."""
-    OrderRefundTally.objects.get_or_create(order=order, defaults={"brand_id": order.brand_id})
-    tally = OrderRefundTally.objects.select_for_update().get(order=order)
+    tally = OrderRefundTally.objects.select_for_update().filter(order=order).first()
+    if tally is None:  # the first request of the order; the order row lock keeps a twin out
+        tally = OrderRefundTally.objects.create(order=order, brand_id=order.brand_id, updated_at=now or timezone.now())
     paid = kept_paid(order)
     if paid != tally.paid:
         tally.paid = paid
