@@ -27,7 +27,7 @@ from stores.models import Allergen, Store
 
 from .models import DietaryNeed, Member, Organisation, SubsidyEntry, TopupBatch
 from .selectors import organisations_for, wallet_entries
-from .services import member_create
+from .services import member_create, member_dietary_update
 
 RECENT_ENTRIES = 20
 
@@ -288,10 +288,10 @@ class MemberAdmin(OrganisationScopedMixin, ScopedAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if change:
-            # The member's own details (no money). Not through ``member_dietary_update``: it casts
-            # allergen ids to int, but allergens are keyed by code, so it refuses every allergy.
-            obj.dietary_needs = sorted(set(data.get("dietary_needs") or []))
-            obj.save(update_fields=["name", "department", "is_active", "dietary_needs"])
+            # The member's own details (no money); dietary needs and allergies as the member's page does.
+            obj.save(update_fields=["name", "department", "is_active"])
+            member_dietary_update(member=obj, needs=data.get("dietary_needs") or [],
+                                  allergy_ids=[allergen.pk for allergen in data.get("allergies") or []])
             return
         organisation = data["organisation"]
         if not organisations_for(request.user).filter(pk=organisation.pk).exists():
@@ -310,9 +310,9 @@ class MemberAdmin(OrganisationScopedMixin, ScopedAdmin):
         obj._state.adding = False
 
     def save_related(self, request, form, formsets, change):
-        """On change the allergies (``form.save_m2m``); a new member's were written by ``member_create``."""
-        if change:
-            super().save_related(request, form, formsets, change)
+        """The allergies were written by ``member_dietary_update`` or ``member_create``: no ``save_m2m``."""
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     # columns -------------------------------------------------------------------------
 

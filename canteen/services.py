@@ -279,6 +279,16 @@ def batch_apply(*, actor, batch_id, ip: str | None = None, now=None) -> tuple[To
     per file content and one entry per batch line). Members are re-checked under their locks.
     """
     now = now or timezone.now()
+    try:
+        return _batch_apply_locked(actor=actor, batch_id=batch_id, ip=ip, now=now)
+    except IntegrityError:
+        # The database's one applied batch per file content: a twin got there first (the
+        # organisation's row lock orders them, so this is a last line of defence). Nothing moved.
+        raise CanteenConflict(_("This file was applied already; nothing was applied again."),
+                              code="batch_applied_already") from None
+
+
+def _batch_apply_locked(*, actor, batch_id, ip, now) -> tuple[TopupBatch, bool]:
     with transaction.atomic():
         try:
             batch = TopupBatch.objects.select_for_update().select_related("organisation").get(

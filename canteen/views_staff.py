@@ -9,23 +9,19 @@ organisation of their brand) and superusers. Anonymous users go to the staff log
 (customers, store and kitchen staff, frozen or inactive users) gets a 403 page; an organisation,
 member or batch the user does not manage answers like an unknown one (404).
 
-The read-only helpers at the end (batches of an organisation, the settlement figures, a member by
-id or number) are used by these pages and by ``canteen.api``.
+The reads (batches of an organisation, the settlement figures, access) are ``canteen.selectors``.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.db import IntegrityError
-from django.db.models import Count, DecimalField, F, Q, Sum, Value
-from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -38,15 +34,12 @@ from accounts.models import Role
 from accounts.validators import mask_phone
 from config.api import DomainError
 from config.net import client_ip
-from payments.models import Payment, PaymentStatus, RefundAttempt, RefundAttemptStatus
 from reports.views import csv_response, form_errors_response
-from stores.selectors import brand_ids_visible_to
 
 from . import selectors, services
-from .errors import CanteenInvalid, CanteenNotFound
+from .errors import CanteenNotFound
 from .forms import BatchUploadForm, MemberSearchForm, SettlementForm, TopupForm, previous_month
-from .gateway import MealSubsidyGateway
-from .models import EntryKind, Member, Organisation, SubsidyEntry, TopupBatch
+from .models import Member, Organisation, SubsidyEntry, TopupBatch
 
 STAFF_LOGIN_URL = "admin:login"
 CANTEEN_ROLES = frozenset({Role.HQ_MANAGER, Role.CANTEEN_STAFF})
@@ -63,16 +56,6 @@ ZERO = Decimal("0.00")
 # --- Access ---
 
 
-def may_manage_canteens(user) -> bool:
-    """Canteen staff, HQ managers and superusers who may act (active, not frozen, assigned)."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    brands = brand_ids_visible_to(user)
-    if brands is None:  # an active superuser
-        return True
-    return bool(brands) and user.role in CANTEEN_ROLES
-
-
 def _denied(request):
     return render(request, "canteen/staff/denied.html", status=403)
 
@@ -85,7 +68,7 @@ def staff_page(view):
         user = request.user
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path(), reverse(STAFF_LOGIN_URL))
-        if not may_manage_canteens(user):
+        if not selectors.may_manage_canteens(user):
             return _denied(request)
         if org_id is None:
             return view(request, *args, **kwargs)
@@ -109,7 +92,7 @@ def _member_or_404(user, organisation: Organisation, member_id) -> Member:
 
 
 def _batch_or_404(organisation: Organisation, batch_id) -> TopupBatch:
-    batch = batch_get(organisation=organisation, batch_id=batch_id)
+    batch = selectors.batch_get(organisation=organisation, batch_id=batch_id)
     if batch is None:
         raise Http404(_("No such batch."))
     return batch
@@ -259,7 +242,8 @@ def batch_list(request, organisation: Organisation):
             else:
                 return redirect("canteen:staff-batch", org_id=organisation.pk, batch_id=batch.pk)
     return render(request, "canteen/staff/batches.html", _context(
-        organisation, "batches", form=form, batches=batches_recent(organisation=organisation, limit=BATCHES_LIMIT),
+        organisation, "batches", form=form,
+        batches=selectors.batches_recent(organisation=organisation, limit=BATCHES_LIMIT),
         max_mb=services.BATCH_MAX_BYTES // 2**20, max_lines=services.BATCH_MAX_LINES,
     ), status=status)
 
@@ -281,12 +265,12 @@ def batch_detail(request, organisation: Organisation, batch_id: int):
     """The preview of a checked batch (every row with its error), or the receipt once applied."""
     batch = _batch_or_404(organisation, batch_id)
     if batch.status == TopupBatch.Status.APPLIED:
-        entries = batch_entries(batch)
+        entries = selectors.batch_entries(batch)
         lines = [ReceiptLine(line=row["line"], number=row["number"], name=row["name"], amount=Decimal(row["amount"]),
                              note=row["note"], entry=entries.get(row["line"])) for row in batch.rows]
         return render(request, "canteen/staff/batch_receipt.html", _context(
             organisation, "batches", batch=batch, lines=lines))
-    twin = batch_applied_twin(batch)
+    twin = selectors.batch_applied_twin(batch)
     good = batch.line_count - batch.error_count
     return render(request, "canteen/staff/batch_preview.html", _context(
         organisation, "batches", batch=batch, rows=batch.rows, twin=twin, good_lines=good,
@@ -302,9 +286,6 @@ def batch_apply(request, organisation: Organisation, batch_id: int):
         batch, applied_now = services.batch_apply(actor=request.user, batch_id=batch.pk, ip=client_ip(request))
     except DomainError as exc:
         messages.error(request, str(exc.message))
-    except IntegrityError:
-        # Another upload of the same file was applied at the same instant: this one rolled back whole.
-        messages.error(request, _("This file was applied already; nothing was applied again."))
     else:
         if applied_now:
             messages.success(request, _("Batch %(id)d applied: %(n)d top-ups, %(total)s CNY in all.")
@@ -336,8 +317,8 @@ def settlement(request, organisation: Organisation):
     else:
         status = 400
     if month is not None:
-        rows = settlement_rows(organisation=organisation, month=month)
-        totals = settlement_totals(rows)
+        rows = selectors.settlement_rows(organisation=organisation, month=month)
+        totals = selectors.settlement_totals(rows)
     return render(request, "canteen/staff/settlement.html", _context(
         organisation, "settlement", form=form, month=month, rows=rows, totals=totals,
         months=_recent_months(12),
@@ -351,7 +332,7 @@ def settlement_csv(request, organisation: Organisation):
     if not form.is_valid():
         return form_errors_response(form)
     month = form.cleaned_data["month"]
-    rows = settlement_rows(organisation=organisation, month=month)
+    rows = selectors.settlement_rows(organisation=organisation, month=month)
     header = [_("Department"), _("Members"), _("Granted"), _("Topped up"), _("Used"), _("Expired"),
               _("Personal spend")]
     body = ([row.label, row.members, row.granted, row.topped_up, row.used, row.expired, row.personal]
@@ -365,148 +346,3 @@ def _recent_months(n: int) -> list[date]:
         months.append(month)
         month = previous_month(month)
     return months
-
-
-# --- Read-only helpers (pages and API) ---
-
-
-def batches_recent(*, organisation: Organisation, limit: int = BATCHES_LIMIT) -> list[TopupBatch]:
-    return list(TopupBatch.objects.filter(organisation=organisation).select_related("uploaded_by", "applied_by")
-                .order_by("-created_at", "-pk")[:limit])
-
-
-def batch_get(*, organisation: Organisation, batch_id) -> TopupBatch | None:
-    try:
-        return (TopupBatch.objects.select_related("organisation", "uploaded_by", "applied_by")
-                .filter(organisation=organisation).get(pk=batch_id))
-    except (TopupBatch.DoesNotExist, ValueError, TypeError):
-        return None
-
-
-def batch_get_for_staff(*, user, batch_id) -> TopupBatch:
-    """A batch of an organisation the user manages; another organisation's answers like an unknown one."""
-    try:
-        return (TopupBatch.objects.select_related("organisation", "uploaded_by", "applied_by")
-                .filter(organisation__in=selectors.organisations_for(user)).get(pk=batch_id))
-    except (TopupBatch.DoesNotExist, ValueError, TypeError):
-        raise CanteenNotFound(_("No such batch.")) from None
-
-
-def batch_applied_twin(batch: TopupBatch) -> TopupBatch | None:
-    """Another batch of the same file content that was applied already (this one would credit nothing)."""
-    return (TopupBatch.objects.filter(organisation_id=batch.organisation_id, sha256=batch.sha256,
-                                      status=TopupBatch.Status.APPLIED).exclude(pk=batch.pk).first())
-
-
-def batch_entries(batch: TopupBatch) -> dict[int, SubsidyEntry]:
-    return {entry.batch_line: entry for entry in SubsidyEntry.objects.filter(batch=batch)}
-
-
-def member_by_reference(*, user, reference, organisation_id=None) -> Member:
-    """A member the user manages, by id (an int) or by member number (a string), optionally
-    within one organisation (member numbers are unique per organisation only)."""
-    organisations = selectors.organisations_for(user)
-    if organisation_id is not None:
-        organisations = organisations.filter(pk=organisation_id)
-    qs = Member.objects.select_related("organisation", "wallet").filter(organisation__in=organisations)
-    if isinstance(reference, int):
-        found = list(qs.filter(pk=reference)[:1])
-    else:
-        found = list(qs.filter(number=str(reference).strip())[:2])
-    if not found:
-        raise CanteenNotFound()
-    if len(found) > 1:
-        raise CanteenInvalid(_("Several of your organisations have a member with this number: name the "
-                               "organisation."), code="ambiguous_member")
-    return found[0]
-
-
-@dataclass(frozen=True)
-class SettlementRow:
-    department: str
-    label: str
-    members: int
-    granted: Decimal
-    topped_up: Decimal
-    used: Decimal
-    expired: Decimal
-    personal: Decimal
-
-
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    """The first instant of ``month`` and of the next one, in the project's time zone."""
-    nxt = month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)
-    zone = timezone.get_current_timezone()
-    return (timezone.make_aware(datetime.combine(month, time.min), zone),
-            timezone.make_aware(datetime.combine(nxt, time.min), zone))
-
-
-def _sum(expression, **filter_kwargs):
-    money = DecimalField(max_digits=14, decimal_places=2)
-    return Coalesce(Sum(expression, filter=Q(**filter_kwargs) if filter_kwargs else None, output_field=money),
-                    Value(ZERO), output_field=money)
-
-
-def settlement_rows(*, organisation: Organisation, month: date) -> list[SettlementRow]:
-    """The month of an organisation per department (the member's department now), from the ledger
-    entries booked in the month (Beijing time) and the members' own payments, all by database
-    aggregates (four queries, whatever the number of members and orders):
-
-    - granted, topped up: grant and top-up entries; expired: expiry entries, as a positive amount;
-    - used: payment entries net of refund entries, as a positive amount;
-    - personal spend: succeeded payments by other channels than meal_subsidy, minus the succeeded
-      refunds of such payments, booked in the month, on orders of the organisation's members at
-      the organisation's stores (orders partly paid by subsidy and orders not paid by it at all).
-    """
-    start, end = month_bounds(month)
-    members = {row["department"]: row["n"] for row in
-               Member.objects.filter(organisation=organisation, is_active=True)
-               .values("department").annotate(n=Count("pk")).order_by()}
-    ledger = {row["department"]: row for row in
-              SubsidyEntry.objects.filter(organisation=organisation, created_at__gte=start, created_at__lt=end)
-              .values(department=F("wallet__member__department"))
-              .annotate(granted=_sum("amount", kind=EntryKind.GRANT), topped_up=_sum("amount", kind=EntryKind.TOPUP),
-                        paid=_sum("amount", kind=EntryKind.PAYMENT), refunded=_sum("amount", kind=EntryKind.REFUND),
-                        expired=_sum("amount", kind=EntryKind.EXPIRY))
-              .order_by()}
-    subsidy = MealSubsidyGateway.channel
-    paid = {row["department"]: row["s"] for row in
-            Payment.objects.filter(order__customer__canteen_member__organisation=organisation,
-                                   order__store__organisations=organisation,
-                                   status__in=[PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED],
-                                   succeeded_at__gte=start, succeeded_at__lt=end)
-            .exclude(channel=subsidy)
-            .values(department=F("order__customer__canteen_member__department"))
-            .annotate(s=_sum("amount")).order_by()}
-    refunded = {row["department"]: row["s"] for row in
-                RefundAttempt.objects.filter(payment__order__customer__canteen_member__organisation=organisation,
-                                             payment__order__store__organisations=organisation,
-                                             status=RefundAttemptStatus.SUCCEEDED,
-                                             succeeded_at__gte=start, succeeded_at__lt=end)
-                .exclude(payment__channel=subsidy)
-                .values(department=F("payment__order__customer__canteen_member__department"))
-                .annotate(s=_sum("amount")).order_by()}
-    rows = []
-    for department in sorted(set(members) | set(ledger) | set(paid) | set(refunded)):
-        entry = ledger.get(department, {})
-        rows.append(SettlementRow(
-            department=department,
-            label=department or _("(no department)"),
-            members=members.get(department, 0),
-            granted=entry.get("granted", ZERO),
-            topped_up=entry.get("topped_up", ZERO),
-            used=-(entry.get("paid", ZERO) + entry.get("refunded", ZERO)),
-            expired=-entry.get("expired", ZERO),
-            personal=paid.get(department, ZERO) - refunded.get(department, ZERO),
-        ))
-    return rows
-
-
-def settlement_totals(rows: list[SettlementRow]) -> SettlementRow:
-    return SettlementRow(
-        department="", label=_("Total"), members=sum(r.members for r in rows),
-        granted=sum((r.granted for r in rows), ZERO), topped_up=sum((r.topped_up for r in rows), ZERO),
-        used=sum((r.used for r in rows), ZERO), expired=sum((r.expired for r in rows), ZERO),
-        personal=sum((r.personal for r in rows), ZERO),
-    )
-

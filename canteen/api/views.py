@@ -9,7 +9,6 @@ input, 403 not canteen staff, 404 a member, organisation or batch one does not m
 
 from __future__ import annotations
 
-from django.db import IntegrityError
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,7 +20,7 @@ from rest_framework.views import APIView
 from canteen import services
 from canteen.errors import CanteenConflict, CanteenForbidden
 from canteen.models import SubsidyEntry
-from canteen.views_staff import batch_get_for_staff, may_manage_canteens, member_by_reference
+from canteen.selectors import batch_get_for_staff, may_manage_canteens, member_by_reference
 from config.api import ErrorSerializer
 from config.net import client_ip
 from ordering.api.views import idempotency_key_from, idempotency_key_parameter
@@ -154,10 +153,5 @@ class BatchApplyApi(APIView):
     def post(self, request, batch_id: int):
         _check_canteen_staff(request.user)
         batch = batch_get_for_staff(user=request.user, batch_id=batch_id)
-        try:
-            batch, applied_now = services.batch_apply(actor=request.user, batch_id=batch.pk, ip=client_ip(request))
-        except IntegrityError:
-            # Another upload of the same file was applied at the same instant: this one rolled back whole.
-            raise CanteenConflict(_("This file was applied already; nothing was applied again."),
-                                  code="batch_applied_already") from None
+        batch, applied_now = services.batch_apply(actor=request.user, batch_id=batch.pk, ip=client_ip(request))
         return Response(BatchApplySerializer(batch, context={"applied_now": applied_now}).data)

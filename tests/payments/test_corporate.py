@@ -69,7 +69,7 @@ def _actions(obj):
     return list(AuditEvent.objects.filter(object_id=str(obj.pk)).order_by("pk").values_list("action", flat=True))
 
 
-def _refused(call, error, *, code=None, status=None):
+def assert_refused(call, error, *, code=None, status=None):
     before = written()
     with pytest.raises(error) as exc:
         call()
@@ -118,7 +118,7 @@ def test_only_active_members_of_an_active_company_of_the_brand_may_pay_by_transf
 
 
 def test_somebody_who_is_no_member_cannot_open_a_corporate_payment(customer, order):
-    error = _refused(lambda: pay_corporate(customer, order), PaymentNotAllowed, code="payment_not_allowed")
+    error = assert_refused(lambda: pay_corporate(customer, order), PaymentNotAllowed, code="payment_not_allowed")
     assert order.payments.count() == 0
     assert error.status_code == 409
 
@@ -193,7 +193,7 @@ def test_hq_confirms_the_transfer_and_the_order_is_paid_with_a_pickup_code(
 
 def test_a_second_confirmation_is_refused_and_changes_nothing(hq_manager, pending, english):
     _confirm(hq_manager, pending)
-    error = _refused(lambda: _confirm(hq_manager, pending, reference="ANOTHER"), PaymentNotAllowed,
+    error = assert_refused(lambda: _confirm(hq_manager, pending, reference="ANOTHER"), PaymentNotAllowed,
                      code="not_waiting", status=409)
     assert "waiting for its transfer" in str(error.message)
     pending.refresh_from_db()
@@ -203,7 +203,7 @@ def test_a_second_confirmation_is_refused_and_changes_nothing(hq_manager, pendin
 @pytest.mark.parametrize("role", [Role.STORE_MANAGER, Role.KITCHEN_STAFF])
 def test_store_staff_cannot_confirm_a_transfer(role, brand, store, pending, english):
     staff = make_staff(role=role, brand=brand, stores=[store], phone="13700000099")
-    error = _refused(lambda: _confirm(staff, pending), PaymentNotAllowed, code="not_yours", status=403)
+    error = assert_refused(lambda: _confirm(staff, pending), PaymentNotAllowed, code="not_yours", status=403)
     assert str(error.message) == "Only the brand's HQ managers can record bank transfers."
     pending.refresh_from_db()
     assert pending.status == PaymentStatus.PENDING
@@ -211,9 +211,9 @@ def test_store_staff_cannot_confirm_a_transfer(role, brand, store, pending, engl
 
 def test_hq_of_another_brand_and_the_customer_cannot_confirm(other_brand, customer, pending):
     rival_hq = make_staff(role=Role.HQ_MANAGER, brand=other_brand, phone="13700000098")
-    _refused(lambda: _confirm(rival_hq, pending), PaymentNotAllowed, code="not_yours")
-    _refused(lambda: _confirm(customer, pending), PaymentNotAllowed, code="not_yours")
-    _refused(lambda: _confirm(None, pending), PaymentNotAllowed, code="not_yours")
+    assert_refused(lambda: _confirm(rival_hq, pending), PaymentNotAllowed, code="not_yours")
+    assert_refused(lambda: _confirm(customer, pending), PaymentNotAllowed, code="not_yours")
+    assert_refused(lambda: _confirm(None, pending), PaymentNotAllowed, code="not_yours")
 
 
 def test_a_superuser_may_confirm(pending, order):
@@ -230,7 +230,7 @@ def test_a_superuser_may_confirm(pending, order):
     ("X" * 65, "The reference can be at most 64 characters."),
 ])
 def test_a_missing_or_oversized_reference_is_a_clear_error(hq_manager, pending, reference, message, english):
-    error = _refused(lambda: _confirm(hq_manager, pending, reference=reference), TransferReferenceInvalid,
+    error = assert_refused(lambda: _confirm(hq_manager, pending, reference=reference), TransferReferenceInvalid,
                      code="invalid_reference", status=400)
     assert str(error.message) == message
 
@@ -242,11 +242,11 @@ def test_a_64_character_reference_is_accepted(hq_manager, pending):
 def test_only_corporate_payments_are_confirmed(hq_manager, customer, brand, order):
     card = gift_card_for(customer, brand, "100.00")
     paid = payment_create(actor=customer, order_id=order.pk, channel="gift_card", params={"gift_card": card.pk})
-    _refused(lambda: _confirm(hq_manager, paid.payment), PaymentNotAllowed, code="not_waiting")
+    assert_refused(lambda: _confirm(hq_manager, paid.payment), PaymentNotAllowed, code="not_waiting")
 
 
 def test_an_unknown_payment_is_not_found(hq_manager):
-    _refused(lambda: corporate_transfer_confirm(actor=hq_manager, payment_id=uuid.uuid4(), reference=REF),
+    assert_refused(lambda: corporate_transfer_confirm(actor=hq_manager, payment_id=uuid.uuid4(), reference=REF),
              PaymentNotAllowed, code="not_found", status=404)
 
 
@@ -279,7 +279,7 @@ def test_query_answers_closed_once_the_deadline_has_passed(pending, hq_manager, 
     assert pending.status == PaymentStatus.CANCELLED
     assert pending.events.order_by("created_at", "pk").last().kind == PaymentEventKind.QUERY
     # A transfer confirmed too late is refused: the payment is no longer waiting.
-    error = _refused(lambda: _confirm(hq_manager, pending), PaymentNotAllowed, code="not_waiting")
+    error = assert_refused(lambda: _confirm(hq_manager, pending), PaymentNotAllowed, code="not_waiting")
     assert "Cancelled" in str(error.message)
 
 
@@ -333,7 +333,7 @@ def test_a_second_record_of_the_refund_transfer_is_refused(hq_manager, pending, 
     attempt = staff_refund(_paid_by_transfer(hq_manager, pending), actor=hq_manager)
     refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="BOC-1")
     first_pdf = bytes(RefundAttempt.objects.get(pk=attempt.pk).receipt_pdf)
-    error = _refused(lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
+    error = assert_refused(lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
                                                               reference="BOC-2"),
                      PaymentNotAllowed, code="not_waiting", status=409)
     assert "Succeeded" in str(error.message)
@@ -347,10 +347,10 @@ def test_recording_a_refund_transfer_is_for_hq_only_and_needs_a_reference(
     attempt = staff_refund(_paid_by_transfer(hq_manager, pending), actor=hq_manager)
     manager = make_staff(role=Role.STORE_MANAGER, brand=brand, stores=[store], phone="13700000097")
     for actor in (manager, customer, None):
-        _refused(lambda a=actor: refund_transfer_record(actor=a, attempt_id=attempt.pk, reference="B1"),
+        assert_refused(lambda a=actor: refund_transfer_record(actor=a, attempt_id=attempt.pk, reference="B1"),
                  PaymentNotAllowed, code="not_yours", status=403)
     for reference in ("", "  ", "Y" * 65):
-        _refused(lambda r=reference: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
+        assert_refused(lambda r=reference: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk,
                                                                       reference=r),
                  TransferReferenceInvalid, code="invalid_reference", status=400)
     attempt.refresh_from_db()
@@ -363,7 +363,7 @@ def test_a_gift_card_refund_is_not_recorded_as_a_transfer(hq_manager, customer, 
     with transaction.atomic():
         attempt = refund_attempt_create(payment=paid.payment, amount=Decimal("45.00"), origin=RefundOrigin.STAFF,
                                         actor=hq_manager)
-    _refused(lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="B1"),
+    assert_refused(lambda: refund_transfer_record(actor=hq_manager, attempt_id=attempt.pk, reference="B1"),
              PaymentNotAllowed, code="not_waiting")
 
 
