@@ -278,11 +278,6 @@ def _pay(request, order, form, channels, *, split_channel: str):
         if amount > 0:
             return payment_split_create(actor=request.user, order_id=order.pk, first_channel=partial.channel,
                                         first_amount=amount, channel=channel, params=params, ip=ip)[-1]
-    if partial is not None and channel == partial.channel:
-        amount = partial.offer(order=order, user=request.user, due=order_amount_due(order))
-        if amount < order_amount_due(order):
-            raise PaymentNotAllowed(_("The subsidy does not cover this order: choose how to pay the rest."),
-                                    code="partial_not_allowed")
     return payment_create(actor=request.user, order_id=order.pk, channel=channel, params=params, ip=ip)
 
 
