@@ -23,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import ensure_database, percentile  # noqa: E402  (bench/ is the script's folder on sys.path)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/restaurant_bench"
 TARGET_P95_MS = 30.0
 
@@ -38,30 +40,6 @@ def parse_args() -> argparse.Namespace:
         help="empty Django's cache before every request: time the uncached menu (brand part rebuilt)",
     )
     return parser.parse_args()
-
-
-def ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database when it does not exist yet."""
-    import environ
-    import psycopg
-    from psycopg import sql
-
-    config = environ.Env.db_url_config(url)
-    if "postgresql" not in config["ENGINE"]:
-        print(f"warning: {config['ENGINE']} is not PostgreSQL; the target is set for PostgreSQL", file=sys.stderr)
-        return
-    params = {
-        "dbname": "postgres",
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
-        name = config["NAME"]
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def build_menu(dishes: int) -> str:
@@ -175,12 +153,6 @@ def analyze_menu_tables() -> None:
             for table in ("stores_dish", "stores_dish_tags", "stores_dish_allergens", "stores_dish_option_groups",
                           "stores_menucategory", "stores_optiongroup", "stores_option", "stores_storedishoverride"):
                 cursor.execute(f"ANALYZE {table}")
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of already sorted values."""
-    rank = max(1, round(p / 100 * len(sorted_values) + 0.5 - 1e-9))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def main() -> int:

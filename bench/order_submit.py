@@ -40,6 +40,8 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import percentile  # noqa: E402  (bench/ is the script's folder on sys.path)
+
 SQL_SCRIPT = ROOT / "bench" / "order_submit.sql"
 DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432"
 DEFAULT_DATABASE = "bench_orders"
@@ -538,14 +540,6 @@ def run_pgbench(pgbench: str, server: Server, database: str, clients: int, secon
 
 
 # --- Report ---
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of already sorted values (nan when there are none)."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(p / 100 * len(sorted_values) + 0.5 - 1e-9))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def postgres_version(server: Server) -> str:

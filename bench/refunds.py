@@ -33,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import ensure_database, percentile  # noqa: E402  (bench/ is the script's folder on sys.path)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/restaurant_bench_refunds"
 TARGET_MS = 50.0
 BRAND = "benchrefunds"
@@ -49,32 +51,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eager", action="store_true",
                         help="run the approval's tasks inside the call (request -> refunded), as the tests do")
     return parser.parse_args()
-
-
-def ensure_database(url: str) -> None:
-    """Create the benchmark's PostgreSQL database when it does not exist yet (loopback only)."""
-    import environ
-    import psycopg
-    from psycopg import sql
-
-    config = environ.Env.db_url_config(url)
-    if "postgresql" not in config["ENGINE"]:
-        print(f"warning: {config['ENGINE']} is not PostgreSQL; the target is set for PostgreSQL", file=sys.stderr)
-        return
-    if (config.get("HOST") or "127.0.0.1") not in ("127.0.0.1", "localhost", "::1"):
-        raise SystemExit("the benchmark writes a database of its own: use a PostgreSQL on this machine")
-    params = {
-        "dbname": "postgres",
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
-        name = config["NAME"]
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}", file=sys.stderr)
 
 
 def build_store():
@@ -146,14 +122,6 @@ def analyze() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # planner statistics for the fresh rows, as autovacuum keeps them
-
-
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of already sorted values (nan when there are none)."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(p / 100 * len(sorted_values) + 0.5 - 1e-9))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 class Codes:

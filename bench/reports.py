@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _common import ensure_database  # noqa: E402  (bench/ is the script's folder on sys.path)
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/restaurant_bench_reports"
 TARGET_S = 1.0
 BRAND = "benchreports"
@@ -44,25 +46,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=7, help="timed requests (default 7)")
     parser.add_argument("--reload", action="store_true", help="delete the brand's orders and load them again")
     return parser.parse_args()
-
-
-def ensure_database(url: str) -> None:
-    import environ
-    import psycopg
-    from psycopg import sql
-
-    config = environ.Env.db_url_config(url)
-    if "postgresql" not in config["ENGINE"]:
-        sys.exit("this benchmark needs PostgreSQL")
-    if (config.get("HOST") or "127.0.0.1") not in ("127.0.0.1", "localhost", "::1"):
-        sys.exit("only a loopback PostgreSQL is accepted (the benchmark loads a million rows)")
-    params = {"dbname": "postgres", "host": config.get("HOST") or None, "port": config.get("PORT") or None,
-              "user": config.get("USER") or None, "password": config.get("PASSWORD") or None}
-    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, autocommit=True) as conn:
-        name = config["NAME"]
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
 
 
 def build_brand(stores: int):
@@ -189,7 +172,7 @@ def main() -> int:
     args = parse_args()
     os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
-    ensure_database(os.environ["DATABASE_URL"])
+    ensure_database(os.environ["DATABASE_URL"], require_postgres=True)
 
     import django
 
