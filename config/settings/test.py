@@ -31,6 +31,7 @@ SMS_BACKEND = "accounts.sms.LocmemSmsBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT = None  # base names the demo's filesystem transport when no broker is set
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
 STORAGES = {
