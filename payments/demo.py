@@ -7,26 +7,29 @@ from django.contrib.auth import get_user_model
 from django.dispatch import receiver
 
 from stores.demo import demo_seeded
-from stores.demo_data import CHAIN, DEMO_USERS
+from stores.demo_data import CANTEEN, CHAIN, DEMO_USERS
 from stores.models import Brand
 
 from .models import CorporateAccount, CorporateMember, GiftCard
 from .services import gift_card_issue
 
 DEMO_GIFT_CARD_AMOUNT = Decimal("500.00")
+# The canteen brand's card: the part of a canteen meal the subsidy does not pay (split payment).
+DEMO_CANTEEN_GIFT_CARD_AMOUNT = Decimal("100.00")
 
 
 @receiver(demo_seeded, dispatch_uid="payments.demo.gift_card")
 def seed_demo_gift_card(sender, count, **kwargs):
-    brand = Brand.objects.filter(code=CHAIN.code).first()
     phones = [spec.phone for spec in DEMO_USERS if spec.is_customer]
     customer = get_user_model().objects.filter(phone__in=phones).order_by("phone").first()
-    if brand is None or customer is None:
+    if customer is None:
         return
-    if GiftCard.objects.filter(brand=brand, owner=customer).exists():
-        return
-    gift_card_issue(actor=None, brand=brand, amount=DEMO_GIFT_CARD_AMOUNT, owner=customer, note="demo")
-    count("gift cards", 1)
+    for code, amount in ((CHAIN.code, DEMO_GIFT_CARD_AMOUNT), (CANTEEN.code, DEMO_CANTEEN_GIFT_CARD_AMOUNT)):
+        brand = Brand.objects.filter(code=code).first()
+        if brand is None or GiftCard.objects.filter(brand=brand, owner=customer).exists():
+            continue
+        gift_card_issue(actor=None, brand=brand, amount=amount, owner=customer, note="demo")
+        count("gift cards", 1)
 
 
 DEMO_COMPANY = {
