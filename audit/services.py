@@ -3,6 +3,7 @@
 Verifying the chains is ``audit_verify`` (in ``audit.verify``, re-exported here).
 """
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import connection, models, transaction
@@ -25,6 +26,7 @@ __all__ = [
     "AuditProblem",
     "AuditVerifyResult",
     "audit_record",
+    "audit_record_many",
     "audit_verify",
     "canonical_payload",
     "chain_key_for",
@@ -63,7 +65,7 @@ def _lock_head(key: str) -> tuple[int, int, str]:
     return row
 
 
-def audit_record(
+def _event_fields(
     *,
     action: str,
     actor=None,
@@ -74,24 +76,8 @@ def audit_record(
     reason: str = "",
     ip: str | None = None,
     data: dict | None = None,
-) -> AuditEvent:
-    """Append one event to its brand's chain, inside the caller's transaction if any.
-
-    ``actor`` is a user (or None for the system); ``actor_type`` defaults to "user" when a
-    user is given, else "system". ``brand_id`` defaults to ``obj.brand_id`` when present.
-    The chain head row is locked (``select_for_update``) until the surrounding transaction
-    ends, so events of one brand are strictly sequential; brands never wait on each other.
-    ``created_at`` is taken once the lock is held, so time order is sequence order.
-
-    The rule for callers: **the audit event is the last write of its transaction.** Lock and
-    write every other row first (stores, then overrides, each in pk order), then record the
-    event(s), then return. The chain lock is then always the last lock a transaction takes
-    and is held only until commit; a transaction that took it and then waited for a row lock
-    held by another writer (which in turn waits for the chain) would deadlock. A service that
-    makes several changes in one transaction collects its events and records them at the end;
-    a caller that composes several services in one transaction must use a service that does
-    the whole change instead.
-    """
+) -> dict:
+    """The stored fields of one event (everything but its place in the chain), validated."""
     if not action or len(action) > _ACTION_MAX:
         raise ValueError(f"An audit action is a dotted name of 1 to {_ACTION_MAX} characters.")
     if brand_id is None and obj is not None:
@@ -106,7 +92,7 @@ def audit_record(
         raise ValueError(f"Unknown actor type: {actor_type!r}")
     # Everything is reduced to the form the database gives back, so that the hash computed
     # now is the hash ``audit_verify`` recomputes from the stored row.
-    fields = {
+    return {
         "actor_type": str(actor_type),
         "actor_id": actor_id,
         "actor_repr": actor_repr,
@@ -120,7 +106,40 @@ def audit_record(
         "ip": normalise_ip(ip),
         "data": normalise_data(data or {}),
     }
-    key = chain_key_for(brand_id)
+
+
+def audit_record(**event) -> AuditEvent:
+    """Append one event to its brand's chain, inside the caller's transaction if any.
+
+    ``actor`` is a user (or None for the system); ``actor_type`` defaults to "user" when a
+    user is given, else "system". ``brand_id`` defaults to ``obj.brand_id`` when present.
+    The other keywords are ``action`` (a dotted name), ``obj``, ``amount``, ``reason``, ``ip``
+    and ``data``. The chain head row is locked (``select_for_update``) until the surrounding
+    transaction ends, so events of one brand are strictly sequential; brands never wait on
+    each other. ``created_at`` is taken once the lock is held, so time order is sequence order.
+
+    The rule for callers: **the audit event is the last write of its transaction.** Lock and
+    write every other row first (stores, then overrides, each in pk order), then record the
+    event(s), then return. The chain lock is then always the last lock a transaction takes
+    and is held only until commit; a transaction that took it and then waited for a row lock
+    held by another writer (which in turn waits for the chain) would deadlock. A service that
+    makes several changes in one transaction collects its events and records them at the end
+    with ``audit_record_many``; a caller that composes several services in one transaction
+    must use a service that does the whole change instead.
+    """
+    return audit_record_many([event])[0]
+
+
+def audit_record_many(events: Iterable[dict]) -> list[AuditEvent]:
+    """Append several events (each the keywords of ``audit_record``), in the order given, as the
+    last writes of the caller's transaction. Each chain's head is locked and moved once, the
+    chains in key order (so two writers of the same chains never wait on each other in a
+    circle), whatever the number of events: a money act that records four events pays for one
+    lock. Returns the stored events."""
+    prepared = [_event_fields(**event) for event in events]  # all refused before anything is written
+    if not prepared:
+        return []
+    keys = sorted({chain_key_for(fields["brand_id"]) for fields in prepared})
     # Inside the caller's transaction no savepoint is needed: if anything here fails, the whole
     # transaction must roll back anyway (no write may commit without its event). Alone, this
     # opens and commits its own transaction as before.
@@ -131,10 +150,18 @@ def audit_record(
             # waits for this chain) deadlocks: check them now, before the chain lock, instead.
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        head_id, last_seq, last_hash = _lock_head(key)
-        event = AuditEvent(chain=key, seq=last_seq + 1, prev_hash=last_hash, created_at=timezone.now(), **fields)
-        event.hash = compute_hash(event)
-        event.save()
+        heads = {key: list(_lock_head(key)) for key in keys}
+        now = timezone.now()
+        stored = []
+        for fields in prepared:
+            key = chain_key_for(fields["brand_id"])
+            head = heads[key]
+            event = AuditEvent(chain=key, seq=head[1] + 1, prev_hash=head[2], created_at=now, **fields)
+            event.hash = compute_hash(event)
+            event.save()
+            head[1], head[2] = event.seq, event.hash
+            stored.append(event)
         with connection.cursor() as cursor:
-            cursor.execute(_HEAD_MOVE_SQL, [event.seq, event.hash, head_id])
-    return event
+            for head_id, last_seq, last_hash in heads.values():
+                cursor.execute(_HEAD_MOVE_SQL, [last_seq, last_hash, head_id])
+    return stored

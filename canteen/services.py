@@ -22,7 +22,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from config.money import money
 from stores.models import Allergen
 
@@ -329,8 +329,7 @@ def _batch_apply_locked(*, actor, batch_id, ip, now) -> tuple[TopupBatch, bool]:
         audit_record(action="subsidy.batch_applied", actor=_user(actor), obj=batch, ip=ip,
                      brand_id=batch.organisation.brand_id, amount=batch.total,
                      data={"lines": batch.line_count, "file": batch.file_name, "sha256": batch.sha256})
-        for event in events:
-            audit_record(**event)
+        audit_record_many(events)
     return batch, True
 
 
@@ -382,6 +381,5 @@ def monthly_grants_run(*, month: date | None = None, now=None) -> dict[str, int]
                 events.append(_event("subsidy.granted", member=member, actor=None,
                                      amount=organisation.monthly_amount, data={"month": f"{month:%Y-%m}"}))
                 made["granted"] += 1
-            for event in events:
-                audit_record(**event)
+            audit_record_many(events)
     return made

@@ -37,7 +37,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from config.money import money
 from stores.models import DiningTable, Dish, FulfilmentMode, Option, OptionGroup, Store, StoreDishOverride
 from stores.selectors import distance_km, local_now, store_ids_visible_to, store_is_open_now
@@ -648,8 +648,7 @@ def _cancel_locked(order: Order, *, actor, reason: str, ip=None, now=None) -> Or
         actor=actor, ip=ip, reason=reason,
         data={"stock_released": {str(k): v for k, v in quantities.items()}},
     ))
-    for event in events:
-        audit_record(**event)
+    audit_record_many(events)
     return order
 
 

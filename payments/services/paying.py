@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from ordering.errors import OrderNotFound
 from ordering.models import OrderStatus
 from ordering.services import order_lock, order_mark_paid
@@ -107,8 +107,7 @@ def payment_create(
             if payment.status == PaymentStatus.SUCCEEDED and _order_covered(order):
                 events.append(order_mark_paid(order=order, actor=user, at=now))
                 paid = True
-            for event in events:
-                audit_record(**event)
+            audit_record_many(events)
             return PaymentResult(payment=payment, action=PaymentAction(), order_paid=paid)
         reused = _open_attempt(order, channel=channel, amount=to_pay, user=user)
         if reused is not None:  # a double click, or the customer coming back to the same payment

@@ -46,7 +46,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from audit.services import audit_record
+from audit.services import audit_record_many
 from config.api import DomainError
 from ordering.models import Order, OrderStatus
 from ordering.services import order_mark_paid
@@ -180,8 +180,7 @@ def payment_record_provider_state(
                          payload=payload if payload is not None else _jsonable(state),
                          outcome=outcome if before == payment.status else f"{before}->{payment.status}",
                          detail=outcome, provider_event_id=provider_event_id, event_type=event_type, at=now)
-            for event in events:
-                audit_record(**{**event, "ip": event.get("ip") or ip})
+            audit_record_many({**event, "ip": event.get("ip") or ip} for event in events)
     except OperationalError as exc:  # lock_timeout on PostgreSQL
         raise PaymentBusy(str(exc)[:200]) from exc
     return payment

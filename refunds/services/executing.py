@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from ordering.services import order_lock
 from payments.models import Payment, RefundAttemptStatus, RefundDestination, RefundOrigin
 from payments.services import BankAccount, gift_card_for_refund, refund_attempt_create
@@ -88,8 +88,7 @@ def refund_submit(*, refund_id, now=None) -> RefundRequest:
         events.append(refund_event(refund, "refund.submitted", actor=None, data={
             "shares": [{"payment": str(a.payment_id), "channel": a.payment.channel, "amount": str(a.amount),
                         "out_refund_no": a.attempt.out_refund_no} for a in allocations]}))
-        for event in events:
-            audit_record(**event)
+        audit_record_many(events)
     return refund
 
 
@@ -178,8 +177,7 @@ def refund_change_destination(*, actor, refund_id, destination: str, bank_name: 
             **({"bank_account": f"•••• {bank.account_number[-4:]}", "bank": bank.bank_name} if bank else {}),
             **({"gift_card": new[0].attempt.credit_card.masked_code} if new and new[0].attempt.credit_card_id else {}),
         }))
-        for event in events:
-            audit_record(**event)
+        audit_record_many(events)
     return refund
 
 
@@ -204,8 +202,7 @@ def refund_retry(*, actor, refund_id, ip: str | None = None, now=None) -> Refund
         save_refund(refund, actor)
         events.append(refund_event(refund, "refund.retried", actor=actor, ip=ip, data={
             "out_refund_nos": [a.attempt.out_refund_no for a in new]}))
-        for event in events:
-            audit_record(**event)
+        audit_record_many(events)
     return refund
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db import models
 
-from audit.services import audit_record
+from audit.services import audit_record_many
 
 from ..models import StoreDishOverride
 
@@ -118,5 +118,4 @@ def _audit_values(values: dict) -> dict:
 
 def _record(events: list[dict]) -> None:
     """Write a transaction's audit events: its last writes (see ``audit_record``)."""
-    for event in events:
-        audit_record(**event)
+    audit_record_many(events)

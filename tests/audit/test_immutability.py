@@ -96,7 +96,7 @@ def test_the_database_refuses_truncate_unless_the_session_allows_it(event):
 
 
 @pytest.mark.django_db
-def test_chain_heads_only_advance_by_one_onto_an_existing_event(event):
+def test_chain_heads_only_advance_onto_an_existing_event(event):
     head = AuditChain.objects.get(key=event.chain)
     assert "UPDATE on audit_auditchain refused" in _raw(
         "UPDATE audit_auditchain SET last_seq = last_seq - 1 WHERE id = %s", [head.pk])
@@ -105,3 +105,26 @@ def test_chain_heads_only_advance_by_one_onto_an_existing_event(event):
     assert "DELETE on audit_auditchain refused" in _raw("DELETE FROM audit_auditchain WHERE id = %s", [head.pk])
     head.refresh_from_db()
     assert (head.last_seq, head.last_hash) == (2, event.hash)
+
+
+@pytest.mark.django_db
+def test_a_chain_head_moves_over_several_events_only_without_a_gap(event):
+    head = AuditChain.objects.get(key=event.chain)
+
+    def stray(seq):  # an event written past the head, as an attacker with SQL access could
+        row = AuditEvent(chain=event.chain, seq=seq, actor_type="system", action="forged",
+                         prev_hash="0" * 64, hash=f"{seq:064x}")
+        row.save()
+        return row
+
+    fourth = stray(4)  # no event 3
+    assert "UPDATE on audit_auditchain refused" in _raw(
+        "UPDATE audit_auditchain SET last_seq = 4, last_hash = %s WHERE id = %s", [fourth.hash, head.pk])
+    third = stray(3)
+    assert "UPDATE on audit_auditchain refused" in _raw(  # the hash must be that of the event moved onto
+        "UPDATE audit_auditchain SET last_seq = 4, last_hash = %s WHERE id = %s", [third.hash, head.pk])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_auditchain SET last_seq = 4, last_hash = %s WHERE id = %s",
+                       [fourth.hash, head.pk])
+    head.refresh_from_db()
+    assert (head.last_seq, head.last_hash) == (4, fourth.hash)

@@ -4,13 +4,58 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditChain, AuditEvent
-from audit.services import GENESIS_HASH, audit_record, audit_verify, canonical_payload, compute_hash
+from audit.services import (
+    GENESIS_HASH,
+    audit_record,
+    audit_record_many,
+    audit_verify,
+    canonical_payload,
+    compute_hash,
+)
 
 
 def _chain(key):
     return list(AuditEvent.objects.filter(chain=key).order_by("seq"))
+
+
+@pytest.mark.django_db
+def test_many_events_are_chained_in_order_with_one_lock_per_chain(brand, other_brand):
+    audit_record(action="order.paid", brand_id=brand.pk)  # the brand's chain exists already
+    with CaptureQueriesContext(connection) as queries:
+        stored = audit_record_many([
+            {"action": "refund.requested", "brand_id": brand.pk, "amount": Decimal("6.00")},
+            {"action": "card.credited", "brand_id": other_brand.pk, "amount": "6"},
+            {"action": "refund.auto_approved", "brand_id": brand.pk, "data": {"limit": "100.00"}},
+        ])
+
+    assert [(e.chain, e.seq, e.action) for e in stored] == [
+        (f"brand:{brand.pk}", 2, "refund.requested"),
+        (f"brand:{other_brand.pk}", 1, "card.credited"),
+        (f"brand:{brand.pk}", 3, "refund.auto_approved"),
+    ]
+    assert stored[2].prev_hash == stored[0].hash
+    assert stored[1].prev_hash == GENESIS_HASH
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum("FOR UPDATE" in q for q in sql) == 3  # the new chain is read again after its insert
+    assert sum(q.startswith('UPDATE "audit_auditchain"') for q in sql) == 2
+    assert sum(q.startswith('INSERT INTO "audit_auditevent"') for q in sql) == 3
+    heads = dict(AuditChain.objects.values_list("key", "last_seq"))
+    assert heads == {f"brand:{brand.pk}": 3, f"brand:{other_brand.pk}": 1}
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db
+def test_one_bad_event_among_many_writes_none(brand):
+    with pytest.raises(ValueError, match="dotted name"):
+        audit_record_many([{"action": "refund.requested", "brand_id": brand.pk}, {"action": "", "brand_id": brand.pk}])
+    with pytest.raises(TypeError):
+        audit_record_many([{"action": "refund.requested", "colour": "red"}])
+    assert not AuditEvent.objects.exists()
+    assert audit_record_many([]) == []
 
 
 @pytest.mark.django_db
