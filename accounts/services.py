@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext
@@ -221,6 +222,17 @@ def sms_code_verify(*, phone: str, code: str, purpose: str) -> None:
     if not _CODE_RE.match(code):
         raise SmsCodeInvalid(_("Enter the 6-digit code from the SMS."))
     max_attempts = settings.SMS_CODE_MAX_ATTEMPTS
+    code_hash = sms_code_hash(phone=phone, purpose=purpose, code=code)
+    # The right code at the first try, the common case: one UPDATE of the latest code. It waits
+    # for the row's lock and checks the row again once it holds it, so a code used meanwhile
+    # (two requests with one code) is not used twice: the second finds it used, below.
+    latest = SmsCode.objects.filter(phone=phone, purpose=purpose).order_by("-created_at", "-id").values("pk")[:1]
+    if SmsCode.objects.filter(
+        pk=Subquery(latest), used_at__isnull=True, attempts__lt=max_attempts, expires_at__gt=timezone.now(),
+        code_hash=code_hash,
+    ).update(used_at=timezone.now()):
+        return
+    # Anything else, under the row's lock: which error, and a wrong code costs a try.
     error: DomainError | None = None
     with transaction.atomic():
         row = (
@@ -236,7 +248,7 @@ def sms_code_verify(*, phone: str, code: str, purpose: str) -> None:
             error = SmsCodeExhausted(_("Too many wrong tries for this code. Ask for a new code."))
         elif row.expires_at <= now:
             error = SmsCodeExpired(_("The code has expired. Ask for a new code."))
-        elif not constant_time_compare(sms_code_hash(phone=phone, purpose=purpose, code=code), row.code_hash):
+        elif not constant_time_compare(code_hash, row.code_hash):
             row.attempts += 1
             row.save(update_fields=["attempts"])
             if row.attempts >= max_attempts:

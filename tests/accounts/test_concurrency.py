@@ -113,3 +113,39 @@ def test_simultaneous_first_token_logins_share_one_customer_and_one_token(monkey
     token = Token.objects.get(user=user)
     assert keys == [token.key] * THREADS
     assert User.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_code_verified_from_many_threads_at_once_is_used_once():
+    """The right code's one-statement path: the UPDATE re-checks the row once it holds its lock."""
+    services.sms_code_request(phone=PHONE, purpose="refund")
+    code = code_from_outbox(PHONE)
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def verify():
+        try:
+            barrier.wait(timeout=10)
+            try:
+                services.sms_code_verify(phone=PHONE, code=code, purpose="refund")
+                result = "accepted"
+            except services.SmsCodeInvalid as exc:
+                result = exc.code
+            except Exception as exc:  # recorded so that the assertion shows it
+                result = f"error: {exc!r}"
+            with lock:
+                outcomes.append(result)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=verify) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["accepted"] + ["code_invalid"] * (THREADS - 1)
+    row = SmsCode.objects.get(phone=PHONE)
+    assert row.used_at is not None
+    assert row.attempts == 0  # a used code is refused without costing tries
