@@ -7,7 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import DecimalField, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -21,6 +22,7 @@ from ..models import OrderRefundTally, RefundRequest
 
 # Refunds the payments app makes by itself (a second payment, a late one): not the customer's.
 AUTOMATIC_ORIGINS = (RefundOrigin.DUPLICATE, RefundOrigin.LATE, RefundOrigin.AMOUNT_MISMATCH)
+MONEY_FIELD = DecimalField(max_digits=12, decimal_places=2)
 
 
 def _user(actor):
@@ -50,24 +52,34 @@ def order_id_of(refund_id):
 
 def kept_paid(order: Order) -> Decimal:
     """What the order kept of its payments: succeeded payments, less what the payments app sent
-    back by itself (second payments, late ones), at most the order's total."""
-    paid = Payment.objects.filter(order=order, status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)).aggregate(
-        s=Sum("amount"))["s"] or Decimal("0")
+    back by itself (second payments, late ones), at most the order's total. One query."""
+    zero = Value(Decimal("0"), output_field=MONEY_FIELD)
     automatic = RefundAttempt.objects.filter(
-        Q(payment__order=order), origin__in=AUTOMATIC_ORIGINS
-    ).exclude(status=RefundAttemptStatus.FAILED).aggregate(s=Sum("amount"))["s"] or Decimal("0")
-    return money(min(order.total, max(paid - automatic, Decimal("0"))))
+        payment__order_id=order.pk, origin__in=AUTOMATIC_ORIGINS
+    ).exclude(status=RefundAttemptStatus.FAILED).order_by().values("payment__order_id").annotate(s=Sum("amount"))
+    kept = Payment.objects.filter(
+        order_id=order.pk, status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+    ).aggregate(kept=Coalesce(Sum("amount"), zero) - Coalesce(Subquery(automatic.values("s")), zero))["kept"]
+    return money(min(order.total, max(kept if kept is not None else Decimal("0"), Decimal("0"))))
 
 
 def tally_lock(order: Order, *, now=None) -> OrderRefundTally:
-    """The order's tally, locked (after the order row), with ``paid`` brought up to date."""
+    """The order's tally, locked (after the order row), with ``paid`` brought up to date.
+
+    An order's first request finds none: the tally is then made in memory (``tally.is_new``)
+    and written by its first ``tally_move``, the order row lock keeping a twin out meanwhile.
+    A new tally means nothing of the order is held yet (requests that hold money move it)."""
+    now = now or timezone.now()
     tally = OrderRefundTally.objects.select_for_update().filter(order=order).first()
-    if tally is None:  # the first request of the order; the order row lock keeps a twin out
-        tally = OrderRefundTally.objects.create(order=order, brand_id=order.brand_id, updated_at=now or timezone.now())
     paid = kept_paid(order)
+    if tally is None:
+        tally = OrderRefundTally(order=order, brand_id=order.brand_id, paid=paid, updated_at=now)
+        tally.is_new = True
+        return tally
+    tally.is_new = False
     if paid != tally.paid:
         tally.paid = paid
-        tally.updated_at = now or timezone.now()
+        tally.updated_at = now
         tally.save(update_fields=["paid", "updated_at"])
     return tally
 
@@ -76,7 +88,10 @@ def tally_move(tally: OrderRefundTally, delta: Decimal, *, now=None) -> None:
     """Hold (+) or release (-) money on a locked tally; the database refuses going past paid."""
     tally.committed = money(tally.committed + delta)
     tally.updated_at = now or timezone.now()
-    tally.save(update_fields=["committed", "updated_at"])
+    if tally._state.adding:  # made by tally_lock for the order's first request
+        tally.save(force_insert=True)
+    else:
+        tally.save(update_fields=["committed", "updated_at"])
 
 
 def refund_event(refund: RefundRequest, action: str, *, actor, ip=None, reason: str = "", data: dict | None = None,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role
 from accounts.tasks import sms_send_task
-from audit.services import audit_record
+from audit.services import audit_record, audit_record_many
 from ordering.models import Order, OrderLine
 from ordering.services import order_lock, order_refund_apply
 from stores.models import StaffAssignment
@@ -34,24 +34,35 @@ PAYING = (RefundStatus.APPROVED, RefundStatus.PROCESSING, RefundStatus.SUCCEEDED
 ESCALATION_BATCH = 200
 
 
-def approval_effects(order: Order, refund: RefundRequest, *, actor, now) -> list[dict]:
+def approval_effects(order: Order, refund: RefundRequest, *, actor, now, lines=None, order_lines=None,
+                     others_paying=None) -> list[dict]:
     """What approving ``refund`` does to its (locked) order: portions back to stock when the
     kitchen has not started, and the order refunded when nothing of it is left. Call after the
-    request's transition, before saving it (``stock_released`` is kept on it). Returns events."""
-    lines = list(RefundLine.objects.filter(refund=refund).select_related("order_line"))
+    request's transition, before saving it (``stock_released`` is kept on it). Returns events.
+
+    A caller that has them at hand passes the request's ``lines`` (with their order lines), the
+    order's ``order_lines`` and what the order's other paying requests hold per order line
+    (``others_paying``, ``{}`` for an order that had no request before); else they are read."""
+    if lines is None:
+        lines = list(RefundLine.objects.filter(refund=refund).select_related("order_line"))
     quantities: dict[int, int] = {}
     for line in lines:
         if line.order_line.dish_id is not None:
             dish = line.order_line.dish_id
             quantities[dish] = quantities.get(dish, 0) + line.quantity
-    paying = dict(
-        RefundLine.objects.filter(refund__order=order, refund__status__in=PAYING).exclude(refund=refund)
-        .values("order_line_id").annotate(q=Sum("quantity")).values_list("order_line_id", "q")
-    )
+    if others_paying is None:
+        others_paying = (
+            RefundLine.objects.filter(refund__order=order, refund__status__in=PAYING).exclude(refund=refund)
+            .values("order_line_id").annotate(q=Sum("quantity")).values_list("order_line_id", "q")
+        )
+    paying = dict(others_paying)
     for line in lines:
         paying[line.order_line_id] = paying.get(line.order_line_id, 0) + line.quantity
-    full = all(paying.get(pk, 0) >= qty for pk, qty in OrderLine.objects.filter(order=order).values_list("pk",
-                                                                                                         "quantity"))
+    if order_lines is None:
+        ordered = OrderLine.objects.filter(order=order).values_list("pk", "quantity")
+    else:
+        ordered = [(line.pk, line.quantity) for line in order_lines]
+    full = all(paying.get(pk, 0) >= qty for pk, qty in ordered)
     released, events = order_refund_apply(order=order, quantities=quantities, full=full, actor=actor, now=now)
     refund.stock_released = {str(k): v for k, v in released.items()}
     return events
@@ -121,8 +132,7 @@ def refund_approve(*, actor, refund_id, note: str = "", ip: str | None = None, n
         events.append(refund_event(refund, "refund.approved", actor=actor, ip=ip, reason=note,
                                    data={"overdue": overdue}))
         approval_notify(refund)
-        for event in events:
-            audit_record(**event)
+        audit_record_many(events)
     return refund
 
 

@@ -17,8 +17,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, SmsPurpose
-from accounts.services import sms_code_request, sms_code_verify, user_freeze
-from audit.services import audit_record
+from accounts.services import (
+    SmsCodeExhausted,
+    SmsCodeExpired,
+    SmsCodeInvalid,
+    sms_code_request,
+    sms_code_verify,
+    user_freeze,
+)
+from audit.services import audit_record_many
+from config.api import DomainError
 from ordering.errors import OrderNotFound
 from ordering.models import Order, OrderLine, OrderStatus
 from ordering.services import order_lock
@@ -35,14 +43,18 @@ COUNTER_ROLES = (Role.HQ_MANAGER, Role.STORE_MANAGER, Role.KITCHEN_STAFF)
 USER_AGENT_MAX = 300
 
 
-def _order_for(actor, order_id) -> tuple[Order, str]:
+def _order_for(actor, order_id, *, lock: bool = False) -> tuple[Order, str]:
     """The order the actor may ask a refund for, and where they ask: their own order (customer)
-    or an online order of a store they work at (staff at the counter). Anything else is 404."""
+    or an online order of a store they work at (staff at the counter). Anything else is 404.
+    ``lock``: the order row is locked (``order_lock``) for the caller's transaction."""
     user = _user(actor)
     if user is None:
         raise RefundForbidden(_("Log in to ask for a refund."), status_code=401, code="not_authenticated")
     try:
-        order = Order.objects.select_related("store", "customer").get(pk=order_id)
+        if lock:
+            order = order_lock(order_id=order_id)
+        else:
+            order = Order.objects.select_related("store", "customer").get(pk=order_id)
     except (Order.DoesNotExist, ValueError, TypeError, ValidationError):
         raise OrderNotFound() from None
     if user.is_staff and order.customer_id != user.pk:
@@ -92,104 +104,128 @@ def _held(order: Order, *, exclude_id=None) -> tuple[dict[int, int], bool]:
     return portions, requests.filter(delivery_fee__gt=0).exists()
 
 
+def _code_refused(*, phone: str, code) -> DomainError | None:
+    """Check the refund code inside the request's transaction: ``None`` when it is right (and
+    used), else the refusal, for the caller to raise after its transaction commits so that a
+    wrong try stays counted. A request refused later rolls the code's use back with the rest."""
+    try:
+        sms_code_verify(phone=phone, code=code, purpose=SmsPurpose.REFUND)
+    except (SmsCodeInvalid, SmsCodeExpired, SmsCodeExhausted) as refusal:
+        return refusal
+    return None
+
+
 def refund_request_create(
     *, actor, order_id, reason_code, code, lines=None, reason_text: str = "", ip: str | None = None,
     user_agent: str = "", now=None,
 ) -> RefundRequest:
     """Ask for a refund of a whole order (``lines`` empty) or of some portions of its lines.
 
-    Checks, in order, with nothing written when one refuses: the actor may ask for this order
-    (404 otherwise), the customer's account is not frozen (403), the reason and lines are well
-    formed (400), the order is refundable now (409: not paid, refunded, too late), the portions
-    and the amount are within what is left (400 / 409), then the SMS code (400; a wrong code
-    costs one of its tries). Then, under the order's lock, the request is recorded with its
-    lines, the policy it was decided by and every risk rule that fired, and decided: approved
-    at once, sent to review with a deadline, or blocked (a risk rule froze the account:
-    ``RefundBlocked`` is raised after the block is committed).
+    One transaction, under the order's lock and then the customer's account row (so one
+    customer's requests are counted one after another by the risk rules). Checks, in order,
+    with nothing written when one refuses: the actor may ask for this order (404 otherwise),
+    the customer's account is not frozen (403), the reason and lines are well formed (400), the
+    order is refundable now (409: not paid, refunded, too late), the portions are lines of the
+    order and at most what was ordered (400), then the SMS code (400; a wrong code costs one of
+    its tries, which is committed), then what other requests hold and the amount left (400 /
+    409). Then the request is recorded with its lines, the policy it was decided by and every
+    risk rule that fired, and decided: approved at once, sent to review with a deadline, or
+    blocked (a risk rule froze the account: ``RefundBlocked`` is raised after the block is
+    committed).
     """
     now = now or timezone.now()
-    order, source = _order_for(actor, order_id)
-    _check_not_frozen(order.customer)
-    reason_code, reason_text = clean_reason(reason_code, reason_text)
-    asks = clean_line_asks(lines)
-    policy = policy_for(order.brand_id)
-    check_order_refundable(order, policy, now=now)
-    if order.status == OrderStatus.COMPLETED and reason_code not in COLLECTED_REASONS:
-        raise RefundInvalid(_("This order was collected: say what was wrong with it."), code="invalid_reason")
-    order_lines = list(OrderLine.objects.filter(order=order).order_by("position"))
-    # Fail fast, before the code is spent, on what cannot change: lines of this order, at most
-    # what was ordered. What other requests hold is checked under the lock below.
-    quote(order, order_lines, asks, held_portions={}, delivery_fee_held=False)
-    sms_code_verify(phone=order.customer.phone, code=code, purpose=SmsPurpose.REFUND)
-
-    blocked = False
+    blocked, code_refusal = False, None
     with transaction.atomic():
-        order = order_lock(order_id=order.pk)
+        order, source = _order_for(actor, order_id, lock=True)
         customer = get_user_model().objects.select_for_update().get(pk=order.customer_id)
         _check_not_frozen(customer)
+        reason_code, reason_text = clean_reason(reason_code, reason_text)
+        asks = clean_line_asks(lines)
+        policy = policy_for(order.brand_id)
         check_order_refundable(order, policy, now=now)
-        tally = tally_lock(order, now=now)
-        held, fee_held = _held(order)
-        quoted = quote(order, order_lines, asks, held_portions=held, delivery_fee_held=fee_held)
-        amount = quoted.amount
-        left = tally.paid - tally.committed
-        if amount > left:
-            raise RefundNotAllowed(
-                _("At most %(left)s CNY of this order can still be refunded.") % {"left": max(left, 0)},
-                code="exceeds_refundable",
+        if order.status == OrderStatus.COMPLETED and reason_code not in COLLECTED_REASONS:
+            raise RefundInvalid(_("This order was collected: say what was wrong with it."), code="invalid_reason")
+        order_lines = list(OrderLine.objects.filter(order=order).order_by("position"))
+        # What is asked must be lines of this order, at most what was ordered, whatever the code.
+        quote(order, order_lines, asks, held_portions={}, delivery_fee_held=False)
+        code_refusal = _code_refused(phone=customer.phone, code=code)
+        if code_refusal is None:
+            refund, blocked = _record(
+                actor=actor, order=order, customer=customer, source=source, policy=policy, order_lines=order_lines,
+                asks=asks, reason_code=reason_code, reason_text=reason_text, ip=ip, user_agent=user_agent, now=now,
             )
-        risk = assess(policy=policy, customer=customer, amount=amount, ip=ip, now=now)
-        refund = RefundRequest(
-            brand_id=order.brand_id, store_id=order.store_id, order=order, customer=customer,
-            requested_by=_user(actor), source=source, amount=amount, delivery_fee=quoted.delivery_fee,
-            is_full=quoted.is_full, order_status=order.status, reason_code=reason_code, reason_text=reason_text,
-            ip=ip or None, network=network_of(ip), user_agent=(user_agent or "")[:USER_AGENT_MAX],
-            policy=policy.snapshot(), risk_flags=risk.flags, created_at=now,
-        )
-        save_refund(refund, actor)
-        RefundLine.objects.bulk_create([
-            RefundLine(refund=refund, order_line=q.line, quantity=q.quantity, unit_price=q.line.unit_price,
-                       amount=q.amount)
-            for q in quoted.lines
-        ])
-        events = [refund_event(refund, "refund.requested", actor=actor, ip=ip, reason=reason_text or reason_code,
-                               data={"reason_code": reason_code, "policy_version": policy.version,
-                                     "lines": {str(q.line.pk): q.quantity for q in quoted.lines},
-                                     "delivery_fee": str(quoted.delivery_fee)})]
-        events += [refund_event(refund, "refund.risk_flagged", actor=None, ip=ip, reason=flag["rule"], data=flag)
-                   for flag in risk.flags]
-        if risk.freeze:
-            freeze_events: list[dict] = []
-            user_freeze(user=customer, reason=_("Refund risk rule: %(rules)s") % {"rules": risk.freeze_reason},
-                        actor=None, ip=ip, audit_events=freeze_events,
-                        data={"refund": str(refund.pk), "rules": risk.freeze_reason})
-            events += [{**event, "brand_id": order.brand_id} for event in freeze_events]
-        if risk.block:
-            refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
-            save_refund(refund, None)
-            events.append(refund_event(refund, "refund.blocked", actor=None, ip=ip, reason=risk.freeze_reason))
-            blocked = True
-        else:
-            tally_move(tally, amount, now=now)
-            decision = decide(policy=policy, order=order, amount=amount, risk_flags=risk.flags)
-            if decision.auto:
-                refund.auto_approve(at=now)
-                events += approval_effects(order, refund, actor=None, now=now)
-                save_refund(refund, None)
-                events.append(refund_event(refund, "refund.auto_approved", actor=None, ip=ip,
-                                           data={"limit": str(policy.auto_approve_limit)}))
-                approval_notify(refund)
-            else:
-                refund.send_to_review(deadline=now + timedelta(minutes=policy.review_minutes), why=decision.summary)
-                save_refund(refund, None)
-                events.append(refund_event(refund, "refund.sent_to_review", actor=None, ip=ip,
-                                           reason=decision.summary,
-                                           data={"deadline": refund.review_deadline.isoformat()}))
-        for event in events:
-            audit_record(**event)
+    if code_refusal is not None:
+        raise code_refusal
     if blocked:
         raise RefundBlocked(
             _("Too many refund requests: this account has been frozen and the request was not accepted. "
               "Please contact support."),
         )
     return refund
+
+
+def _record(*, actor, order, customer, source, policy, order_lines, asks, reason_code, reason_text, ip, user_agent,
+            now) -> tuple[RefundRequest, bool]:
+    """The request, written and decided under the order's and the customer's locks; returns it
+    and whether a risk rule blocked it."""
+    blocked = False
+    tally = tally_lock(order, now=now)
+    held, fee_held = ({}, False) if tally.is_new else _held(order)  # new: nothing held yet
+    quoted = quote(order, order_lines, asks, held_portions=held, delivery_fee_held=fee_held)
+    amount = quoted.amount
+    left = tally.paid - tally.committed
+    if amount > left:
+        raise RefundNotAllowed(
+            _("At most %(left)s CNY of this order can still be refunded.") % {"left": max(left, 0)},
+            code="exceeds_refundable",
+        )
+    risk = assess(policy=policy, customer=customer, amount=amount, ip=ip, now=now)
+    refund = RefundRequest(
+        brand_id=order.brand_id, store_id=order.store_id, order=order, customer=customer,
+        requested_by=_user(actor), source=source, amount=amount, delivery_fee=quoted.delivery_fee,
+        is_full=quoted.is_full, order_status=order.status, reason_code=reason_code, reason_text=reason_text,
+        ip=ip or None, network=network_of(ip), user_agent=(user_agent or "")[:USER_AGENT_MAX],
+        policy=policy.snapshot(), risk_flags=risk.flags, created_at=now,
+    )
+    save_refund(refund, actor)
+    refund_lines = RefundLine.objects.bulk_create([
+        RefundLine(refund=refund, order_line=q.line, quantity=q.quantity, unit_price=q.line.unit_price,
+                   amount=q.amount)
+        for q in quoted.lines
+    ])
+    events = [refund_event(refund, "refund.requested", actor=actor, ip=ip, reason=reason_text or reason_code,
+                           data={"reason_code": reason_code, "policy_version": policy.version,
+                                 "lines": {str(q.line.pk): q.quantity for q in quoted.lines},
+                                 "delivery_fee": str(quoted.delivery_fee)})]
+    events += [refund_event(refund, "refund.risk_flagged", actor=None, ip=ip, reason=flag["rule"], data=flag)
+               for flag in risk.flags]
+    if risk.freeze:
+        freeze_events: list[dict] = []
+        user_freeze(user=customer, reason=_("Refund risk rule: %(rules)s") % {"rules": risk.freeze_reason},
+                    actor=None, ip=ip, audit_events=freeze_events,
+                    data={"refund": str(refund.pk), "rules": risk.freeze_reason})
+        events += [{**event, "brand_id": order.brand_id} for event in freeze_events]
+    if risk.block:
+        refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
+        save_refund(refund, None)
+        events.append(refund_event(refund, "refund.blocked", actor=None, ip=ip, reason=risk.freeze_reason))
+        blocked = True
+    else:
+        tally_move(tally, amount, now=now)
+        decision = decide(policy=policy, order=order, amount=amount, risk_flags=risk.flags)
+        if decision.auto:
+            refund.auto_approve(at=now)
+            events += approval_effects(order, refund, actor=None, now=now, lines=refund_lines,
+                                       order_lines=order_lines, others_paying={} if tally.is_new else None)
+            save_refund(refund, None)
+            events.append(refund_event(refund, "refund.auto_approved", actor=None, ip=ip,
+                                       data={"limit": str(policy.auto_approve_limit)}))
+            approval_notify(refund)
+        else:
+            refund.send_to_review(deadline=now + timedelta(minutes=policy.review_minutes), why=decision.summary)
+            save_refund(refund, None)
+            events.append(refund_event(refund, "refund.sent_to_review", actor=None, ip=ip,
+                                       reason=decision.summary,
+                                       data={"deadline": refund.review_deadline.isoformat()}))
+    audit_record_many(events)
+    return refund, blocked

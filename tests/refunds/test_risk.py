@@ -84,6 +84,15 @@ def test_many_accounts_from_one_address_trip_earlier(store, menu):
     assert refund.risk_flags[0]["rule"] == "network_ip" and refund.status == RefundStatus.PENDING_REVIEW
 
 
+def test_one_ipv6_address_written_two_ways_counts_as_one_address(store, menu):
+    forms = ["2001:db8:5::1", "2001:0DB8:0005:0000:0000:0000:0000:0001"]  # one address
+    for i in range(5):
+        customer = UserFactory(phone=f"1390003{i:04d}")
+        refund = ask(customer, paid(customer, store, menu), ip=forms[i % 2])
+    assert refund.risk_flags[0]["rule"] == "network_ip" and refund.risk_flags[0]["accounts"] == 5
+    assert refund.status == RefundStatus.PENDING_REVIEW
+
+
 def test_a_canteen_switches_the_network_rule_off(store, menu, hq_manager):
     refund_policy_update(actor=hq_manager, brand_id=store.brand_id, changes={"network_rule_enabled": False})
     for i in range(6):
