@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -27,12 +27,31 @@ from .services._common import kept_paid
 BANK_DAYS = (1, 5)
 
 
-def _with_details(qs: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
-    return qs.select_related("order__store", "customer", "requested_by", "reviewer").prefetch_related(
+def _detail_prefetches() -> tuple[Prefetch, Prefetch]:
+    return (
         Prefetch("lines", queryset=RefundLine.objects.select_related("order_line").order_by("order_line__position")),
         Prefetch("allocations", queryset=RefundAllocation.objects.select_related("attempt", "payment",
                                                                                  "attempt__credit_card")),
     )
+
+
+def _with_details(qs: QuerySet[RefundRequest]) -> QuerySet[RefundRequest]:
+    return qs.select_related("order__store", "customer", "requested_by", "reviewer").prefetch_related(
+        *_detail_prefetches())
+
+
+def refund_with_details(refund: RefundRequest) -> RefundRequest:
+    """A request a service has just returned (its row as committed), with the lines and shares
+    ``refund_view`` shows read in: what a response to the act shows, without reading it again."""
+    lines, allocations = _detail_prefetches()
+    prefetch_related_objects([refund], *((lines, allocations) if refund.submitted_at else (lines,)))
+    return refund
+
+
+def _allocations(refund: RefundRequest) -> list[RefundAllocation]:
+    """The request's shares over the order's payments: made when it is sent (``submitted_at``),
+    so a request not sent yet has none and nothing is read."""
+    return list(refund.allocations.all()) if refund.submitted_at else []
 
 
 def refund_get_for_customer(*, user, refund_id) -> RefundRequest:
@@ -114,7 +133,7 @@ def _days_of(channel: str, destination: str) -> tuple[int, int]:
 def refund_channels(refund: RefundRequest) -> list[tuple[str, str, Decimal]]:
     """(channel, destination, amount) the money goes back through: the live shares once sent,
     else the shares the allocation rule would make now."""
-    allocations = list(refund.allocations.all())
+    allocations = _allocations(refund)
     replaced = {a.replaces_id for a in allocations if a.replaces_id}
     live = [a for a in allocations if a.pk not in replaced]
     if live:
@@ -129,8 +148,11 @@ def refund_channels(refund: RefundRequest) -> list[tuple[str, str, Decimal]]:
     return [(share.payment.channel, RefundDestination.ORIGINAL, share.amount) for share in shares]
 
 
-def refund_arrival(refund: RefundRequest) -> Arrival:
-    ranges = [_days_of(channel, destination) for channel, destination, _amount in refund_channels(refund)]
+def refund_arrival(refund: RefundRequest, channels: list[tuple[str, str, Decimal]] | None = None) -> Arrival:
+    """When the money should arrive; ``channels`` are ``refund_channels(refund)`` when known."""
+    if channels is None:
+        channels = refund_channels(refund)
+    ranges = [_days_of(channel, destination) for channel, destination, _amount in channels]
     return expected_arrival(ranges, sent_at=refund.submitted_at)
 
 
@@ -146,8 +168,9 @@ class Step:
     bad: bool = False
 
 
-def refund_timeline(refund: RefundRequest) -> list[Step]:
-    """What happened to a request, for the customer, in order, with what comes next."""
+def refund_timeline(refund: RefundRequest, arrival: Arrival | None = None) -> list[Step]:
+    """What happened to a request, for the customer, in order, with what comes next
+    (``arrival``: ``refund_arrival(refund)`` when known)."""
     steps = [Step(refund.created_at, _("Asked for a refund"),
                   _("At the store counter") if refund.source == "counter" else "")]
     if refund.review_deadline:
@@ -170,7 +193,7 @@ def refund_timeline(refund: RefundRequest) -> list[Step]:
     elif refund.status == RefundStatus.SUCCEEDED:
         steps.append(Step(refund.finished_at, _("Refunded")))
     else:
-        arrival = refund_arrival(refund)
+        arrival = arrival or refund_arrival(refund)
         if arrival.at_once:
             detail = _("At once")
         elif arrival.earliest == arrival.latest:
@@ -211,8 +234,9 @@ class RefundView:
         return getattr(self.refund, name)
 
 
-def refund_shares(refund: RefundRequest) -> list[Share]:
-    allocations = list(refund.allocations.all())
+def refund_shares(refund: RefundRequest, channels: list[tuple[str, str, Decimal]] | None = None) -> list[Share]:
+    """Where the money goes, share by share; ``channels`` are ``refund_channels(refund)`` when known."""
+    allocations = _allocations(refund)
     replaced = {a.replaces_id for a in allocations if a.replaces_id}
     live = [a for a in allocations if a.pk not in replaced]
     if live:
@@ -233,15 +257,17 @@ def refund_shares(refund: RefundRequest) -> list[Share]:
     return [
         Share(channel=channel, channel_label=registry.label(channel), destination=destination,
               destination_label=RefundDestination(destination).label, amount=amount, status=None, account="")
-        for channel, destination, amount in refund_channels(refund)
+        for channel, destination, amount in (refund_channels(refund) if channels is None else channels)
     ]
 
 
 def refund_view(refund: RefundRequest) -> RefundView:
     """Everything the refund page and ``GET /api/v1/refunds/{id}/`` show about a request."""
+    channels = refund_channels(refund)  # read once: the shares, the arrival and the timeline use them
+    arrival = refund_arrival(refund, channels)
     return RefundView(
-        refund=refund, shares=refund_shares(refund), expected_arrival=refund_arrival(refund),
-        timeline=refund_timeline(refund),
+        refund=refund, shares=refund_shares(refund, channels), expected_arrival=arrival,
+        timeline=refund_timeline(refund, arrival),
         can_withdraw=refund.status == RefundStatus.PENDING_REVIEW,
         can_change_destination=refund.status == RefundStatus.FAILED,
     )

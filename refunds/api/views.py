@@ -44,8 +44,10 @@ def refund_representation(refund) -> dict:
     return RefundSerializer(selectors.refund_view(refund)).data
 
 
-def _fresh(user, refund) -> dict:
-    return refund_representation(refund_for(user, refund.pk))
+def _fresh(refund) -> dict:
+    """The representation of a request a service call has just committed (and the caller was
+    allowed to act on): its lines and shares are read, the request itself is the service's."""
+    return refund_representation(selectors.refund_with_details(refund))
 
 
 class OrderRefundCodeApi(APIView):
@@ -103,7 +105,7 @@ class OrderRefundCreateApi(APIView):
             reason_code=data["reason_code"], reason_text=data.get("reason_text", ""), code=data["code"],
             ip=client_ip(request), user_agent=request.headers.get("User-Agent", ""),
         )
-        return Response(_fresh(request.user, refund), status=status.HTTP_201_CREATED)
+        return Response(_fresh(refund), status=status.HTTP_201_CREATED)
 
 
 class RefundDetailApi(APIView):
@@ -128,7 +130,7 @@ class RefundWithdrawApi(APIView):
     )
     def post(self, request, refund_id):
         refund = services.refund_withdraw(actor=request.user, refund_id=refund_id, ip=client_ip(request))
-        return Response(_fresh(request.user, refund))
+        return Response(_fresh(refund))
 
 
 class RefundDestinationApi(APIView):
@@ -150,4 +152,4 @@ class RefundDestinationApi(APIView):
             bank_name=data.get("bank_name", ""), account_name=data.get("account_name", ""),
             account_number=data.get("account_number", ""), ip=client_ip(request),
         )
-        return Response(_fresh(request.user, refund))
+        return Response(_fresh(refund))
