@@ -25,20 +25,21 @@ INSERT INTO ordering_ordernumbercounter (store_id, business_date, last_number)
 INSERT INTO ordering_order (
     id, brand_id, store_id, customer_id, business_date, number, status, source, fulfilment, table_code,
     delivery_address, contact_phone, note, subtotal, delivery_fee, total, pickup_code, idempotency_scope,
-    idempotency_key, request_fingerprint, created_at, expires_at, cancel_reason
+    idempotency_key, request_fingerprint, created_at, expires_at, cancel_reason, stock_reserved
 ) VALUES (
     ':order_id', :brand_id, :store_id, :customer, ':business_date', :number, 'pending_payment', 'api', 'pickup', '',
     '', '13900000000', '', 43.00, 0.00, 43.00, '', 'user:' || :customer,
-    ':order_id', md5(':order_id') || md5(':customer'), now(), now() + interval '15 minutes', ''
+    ':order_id', md5(':order_id') || md5(':customer'), now(), now() + interval '15 minutes', '',
+    jsonb_build_object(':dish_a', 1, ':dish_b', 2)
 );
 INSERT INTO ordering_historicalorder (
     id, business_date, number, status, source, fulfilment, table_code, delivery_address, contact_phone, note,
-    subtotal, delivery_fee, total, pickup_code, idempotency_scope, idempotency_key, created_at, expires_at,
-    cancel_reason, history_date, history_type, brand_id, customer_id, history_user_id, store_id
+    subtotal, delivery_fee, total, idempotency_scope, idempotency_key, created_at, expires_at,
+    cancel_reason, history_date, history_type, brand_id, customer_id, history_user_id, store_id, stock_reserved
 ) VALUES (
     ':order_id', ':business_date', :number, 'pending_payment', 'api', 'pickup', '', '', '13900000000', '',
-    43.00, 0.00, 43.00, '', 'user:' || :customer, ':order_id', now(), now() + interval '15 minutes',
-    '', now(), '+', :brand_id, :customer, :customer, :store_id
+    43.00, 0.00, 43.00, 'user:' || :customer, ':order_id', now(), now() + interval '15 minutes',
+    '', now(), '+', :brand_id, :customer, :customer, :store_id, jsonb_build_object(':dish_a', 1, ':dish_b', 2)
 );
 INSERT INTO ordering_orderline (
     brand_id, order_id, dish_id, dish_code, name_zh, name_en, base_price, unit_price, quantity, line_total,
