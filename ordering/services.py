@@ -465,10 +465,11 @@ def order_submit(
     return SubmitResult(order, created=True)
 
 
-def order_lock(*, order_id) -> Order:
-    """The order row, locked until the transaction ends (step 3 of the lock order)."""
+def order_lock(*, order_id, related: tuple[str, ...] = ("store", "brand")) -> Order:
+    """The order row, locked until the transaction ends (step 3 of the lock order), read with
+    its ``related`` rows (a caller that needs neither store nor brand passes ``()``)."""
     try:
-        return Order.objects.select_for_update(of=("self",)).select_related("store", "brand").get(pk=order_id)
+        return Order.objects.select_for_update(of=("self",)).select_related(*related).get(pk=order_id)
     except (Order.DoesNotExist, ValueError, ValidationError):
         raise OrderNotFound() from None
 

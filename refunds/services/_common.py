@@ -112,6 +112,25 @@ def save_refund(refund: RefundRequest, actor) -> None:
     refund.save()
 
 
+def save_new_refund(refund: RefundRequest, *, asked: RefundRequest, actor) -> None:
+    """Write a new request decided in the transaction that made it (approved at once, sent to
+    review or blocked): one INSERT of the decided row, and its history as two saves would have
+    written it, in one INSERT: the request as asked (``asked``, a copy taken before the
+    decision's transition; by the actor), then as decided (by the system)."""
+    refund.skip_history_when_saving = True
+    try:
+        refund.save()
+    finally:
+        del refund.skip_history_when_saving
+    history = RefundRequest.history.model
+    at = timezone.now()
+    history.objects.bulk_create([
+        history(history_date=at, history_type=kind, history_user=user, history_change_reason=None,
+                **{field.attname: getattr(row, field.attname) for field in history.tracked_fields})
+        for row, kind, user in ((asked, "+", _user(actor)), (refund, "~", None))
+    ])
+
+
 # --- SMS to the customer ------------------------------------------------------------------
 
 

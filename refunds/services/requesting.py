@@ -7,6 +7,7 @@ refund tally, then the request rows, then payment rows (execution), then the aud
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
@@ -33,10 +34,10 @@ from ordering.services import order_lock
 from stores.selectors import store_ids_visible_to
 
 from ..errors import RefundBlocked, RefundForbidden, RefundInvalid, RefundNotAllowed
-from ..models import HOLDING, RefundLine, RefundRequest, RefundSource
+from ..models import HOLDING, RefundLine, RefundRequest, RefundSource, RefundStatus
 from ..policy import COLLECTED_REASONS, check_order_refundable, clean_line_asks, clean_reason, decide, policy_for, quote
 from ..risk import assess, network_of
-from ._common import _user, refund_event, save_refund, tally_lock, tally_move
+from ._common import _user, refund_event, save_new_refund, tally_lock, tally_move
 from .approving import approval_effects, approval_notify
 
 COUNTER_ROLES = (Role.HQ_MANAGER, Role.STORE_MANAGER, Role.KITCHEN_STAFF)
@@ -52,7 +53,7 @@ def _order_for(actor, order_id, *, lock: bool = False) -> tuple[Order, str]:
         raise RefundForbidden(_("Log in to ask for a refund."), status_code=401, code="not_authenticated")
     try:
         if lock:
-            order = order_lock(order_id=order_id)
+            order = order_lock(order_id=order_id, related=())  # the ids are enough here
         else:
             order = Order.objects.select_related("store", "customer").get(pk=order_id)
     except (Order.DoesNotExist, ValueError, TypeError, ValidationError):
@@ -187,18 +188,32 @@ def _record(*, actor, order, customer, source, policy, order_lines, asks, reason
         ip=ip or None, network=network_of(ip), user_agent=(user_agent or "")[:USER_AGENT_MAX],
         policy=policy.snapshot(), risk_flags=risk.flags, created_at=now,
     )
-    save_refund(refund, actor)
-    refund_lines = RefundLine.objects.bulk_create([
+    asked = copy.copy(refund)  # for its history row (see save_new_refund)
+    refund_lines = [
         RefundLine(refund=refund, order_line=q.line, quantity=q.quantity, unit_price=q.line.unit_price,
                    amount=q.amount)
         for q in quoted.lines
-    ])
+    ]
     events = [refund_event(refund, "refund.requested", actor=actor, ip=ip, reason=reason_text or reason_code,
                            data={"reason_code": reason_code, "policy_version": policy.version,
                                  "lines": {str(q.line.pk): q.quantity for q in quoted.lines},
                                  "delivery_fee": str(quoted.delivery_fee)})]
     events += [refund_event(refund, "refund.risk_flagged", actor=None, ip=ip, reason=flag["rule"], data=flag)
                for flag in risk.flags]
+    review_why = ""
+    if risk.block:
+        refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
+    else:
+        decision = decide(policy=policy, order=order, amount=amount, risk_flags=risk.flags)
+        if decision.auto:
+            refund.auto_approve(at=now)
+            events += approval_effects(order, refund, actor=None, now=now, lines=refund_lines,
+                                       order_lines=order_lines, others_paying={} if tally.is_new else None)
+        else:
+            review_why = decision.summary
+            refund.send_to_review(deadline=now + timedelta(minutes=policy.review_minutes), why=review_why)
+    save_new_refund(refund, asked=asked, actor=actor)
+    RefundLine.objects.bulk_create(refund_lines)
     if risk.freeze:
         freeze_events: list[dict] = []
         user_freeze(user=customer, reason=_("Refund risk rule: %(rules)s") % {"rules": risk.freeze_reason},
@@ -206,26 +221,17 @@ def _record(*, actor, order, customer, source, policy, order_lines, asks, reason
                     data={"refund": str(refund.pk), "rules": risk.freeze_reason})
         events += [{**event, "brand_id": order.brand_id} for event in freeze_events]
     if risk.block:
-        refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
-        save_refund(refund, None)
         events.append(refund_event(refund, "refund.blocked", actor=None, ip=ip, reason=risk.freeze_reason))
         blocked = True
     else:
         tally_move(tally, amount, now=now)
-        decision = decide(policy=policy, order=order, amount=amount, risk_flags=risk.flags)
-        if decision.auto:
-            refund.auto_approve(at=now)
-            events += approval_effects(order, refund, actor=None, now=now, lines=refund_lines,
-                                       order_lines=order_lines, others_paying={} if tally.is_new else None)
-            save_refund(refund, None)
+        if refund.status == RefundStatus.APPROVED:
             events.append(refund_event(refund, "refund.auto_approved", actor=None, ip=ip,
                                        data={"limit": str(policy.auto_approve_limit)}))
             approval_notify(refund)
         else:
-            refund.send_to_review(deadline=now + timedelta(minutes=policy.review_minutes), why=decision.summary)
-            save_refund(refund, None)
             events.append(refund_event(refund, "refund.sent_to_review", actor=None, ip=ip,
-                                       reason=decision.summary,
+                                       reason=review_why,
                                        data={"deadline": refund.review_deadline.isoformat()}))
     audit_record_many(events)
     return refund, blocked
