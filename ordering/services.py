@@ -469,7 +469,9 @@ def order_lock(*, order_id, related: tuple[str, ...] = ("store", "brand")) -> Or
     """The order row, locked until the transaction ends (step 3 of the lock order), read with
     its ``related`` rows (a caller that needs neither store nor brand passes ``()``)."""
     try:
-        return Order.objects.select_for_update(of=("self",)).select_related(*related).get(pk=order_id)
+        orders = Order.objects.select_for_update(of=("self",))
+        # select_related() without names would follow every foreign key: only with some.
+        return (orders.select_related(*related) if related else orders).get(pk=order_id)
     except (Order.DoesNotExist, ValueError, ValidationError):
         raise OrderNotFound() from None
 
