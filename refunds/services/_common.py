@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -123,11 +124,12 @@ def save_new_refund(refund: RefundRequest, *, asked: RefundRequest, actor) -> No
     finally:
         del refund.skip_history_when_saving
     history = RefundRequest.history.model
-    at = timezone.now()
+    at = timezone.now()  # the decided row a microsecond later: history orders by date
     history.objects.bulk_create([
-        history(history_date=at, history_type=kind, history_user=user, history_change_reason=None,
+        history(history_date=when, history_type=kind, history_user=user, history_change_reason=None,
                 **{field.attname: getattr(row, field.attname) for field in history.tracked_fields})
-        for row, kind, user in ((asked, "+", _user(actor)), (refund, "~", None))
+        for row, kind, user, when in ((asked, "+", _user(actor), at),
+                                      (refund, "~", None, at + timedelta(microseconds=1)))
     ])
 
 

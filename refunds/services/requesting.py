@@ -108,7 +108,7 @@ def _held(order: Order, *, exclude_id=None) -> tuple[dict[int, int], bool]:
 def _code_refused(*, phone: str, code) -> DomainError | None:
     """Check the refund code inside the request's transaction: ``None`` when it is right (and
     used), else the refusal, for the caller to raise after its transaction commits so that a
-    wrong try stays counted. A request refused later rolls the code's use back with the rest."""
+    wrong try stays counted."""
     try:
         sms_code_verify(phone=phone, code=code, purpose=SmsPurpose.REFUND)
     except (SmsCodeInvalid, SmsCodeExpired, SmsCodeExhausted) as refusal:
@@ -129,13 +129,13 @@ def refund_request_create(
     order is refundable now (409: not paid, refunded, too late), the portions are lines of the
     order and at most what was ordered (400), then the SMS code (400; a wrong code costs one of
     its tries, which is committed), then what other requests hold and the amount left (400 /
-    409). Then the request is recorded with its lines, the policy it was decided by and every
+    409; the code is spent by then). Then the request is recorded with its lines, the policy it was decided by and every
     risk rule that fired, and decided: approved at once, sent to review with a deadline, or
     blocked (a risk rule froze the account: ``RefundBlocked`` is raised after the block is
     committed).
     """
     now = now or timezone.now()
-    blocked, code_refusal = False, None
+    blocked, refusal = False, None
     with transaction.atomic():
         order, source = _order_for(actor, order_id, lock=True)
         customer = get_user_model().objects.select_for_update().get(pk=order.customer_id)
@@ -149,14 +149,21 @@ def refund_request_create(
         order_lines = list(OrderLine.objects.filter(order=order).order_by("position"))
         # What is asked must be lines of this order, at most what was ordered, whatever the code.
         quote(order, order_lines, asks, held_portions={}, delivery_fee_held=False)
-        code_refusal = _code_refused(phone=customer.phone, code=code)
-        if code_refusal is None:
-            refund, blocked = _record(
-                actor=actor, order=order, customer=customer, source=source, policy=policy, order_lines=order_lines,
-                asks=asks, reason_code=reason_code, reason_text=reason_text, ip=ip, user_agent=user_agent, now=now,
-            )
-    if code_refusal is not None:
-        raise code_refusal
+        refusal = _code_refused(phone=customer.phone, code=code)
+        if refusal is None:
+            try:
+                # A savepoint: a refusal from here on (too much asked, for instance) rolls back to
+                # it, and the code stays used, as a code used once must.
+                with transaction.atomic():
+                    refund, blocked = _record(
+                        actor=actor, order=order, customer=customer, source=source, policy=policy,
+                        order_lines=order_lines, asks=asks, reason_code=reason_code, reason_text=reason_text,
+                        ip=ip, user_agent=user_agent, now=now,
+                    )
+            except DomainError as exc:
+                refusal = exc
+    if refusal is not None:
+        raise refusal
     if blocked:
         raise RefundBlocked(
             _("Too many refund requests: this account has been frozen and the request was not accepted. "

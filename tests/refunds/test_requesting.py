@@ -11,6 +11,7 @@ from django.test import TestCase
 from django.utils import timezone
 
 from accounts import sms
+from accounts.models import SmsCode
 from accounts.services import SmsCodeInvalid, user_freeze
 from audit.models import AuditEvent
 from ordering.errors import OrderNotFound
@@ -257,6 +258,18 @@ def test_a_frozen_account_is_told_why(customer, store, menu, english):
                                                          reason_code="changed_plans", code="123456"),
                            RefundNotAllowed, code="account_frozen")
     assert error.status_code == 403 and "chargeback fraud" in str(error.message)
+
+
+def test_a_request_refused_under_the_lock_still_spends_its_code(customer, store, menu):
+    """What other requests hold is checked after the code: the refusal rolls back to a savepoint,
+    and the code, used once, cannot be used again."""
+    order = paid(customer, store, menu, noodles=6)
+    ask(customer, order, lines=[{"line": line_of(order, menu.noodles), "quantity": 6}])  # to review
+    code = send_code(customer, order)
+    assert_refused(lambda: ask(customer, order, lines=[{"line": line_of(order, menu.noodles), "quantity": 1}],
+                               code=code), RefundInvalid, code="quantity_exceeds")
+    assert SmsCode.objects.filter(phone=customer.phone, purpose="refund").latest("created_at").used_at is not None
+    assert_refused(lambda: ask(customer, order, code=code), SmsCodeInvalid)
 
 
 def test_requests_never_hold_more_than_was_paid(customer, store, menu):
