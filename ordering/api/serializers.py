@@ -111,6 +111,7 @@ class OrderLineOptionSerializer(serializers.Serializer):
 
 
 class OrderLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text=_("Order line id: what a partial refund names (lines[].line)."))
     dish = serializers.CharField(source="dish_code", help_text=_("Dish code."))
     dish_id = serializers.IntegerField(allow_null=True)
     name = serializers.CharField()

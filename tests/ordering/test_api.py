@@ -105,7 +105,9 @@ def test_submit_creates_the_order(client, customer, menu):
     assert data["pickup_code"] is None and data["paid_at"] is None
     assert data["expires_at"] and data["created_at"]
     noodles, dumplings = data["lines"]
+    order = Order.objects.get(pk=data["id"])
     assert noodles == {
+        "id": order.lines.get(dish=menu.noodles).pk,
         "dish": "noodles", "dish_id": menu.noodles.pk, "name": "Beef noodles",
         "options": [{"id": menu.hot.pk, "name": "Hot", "price_delta": "2.00"}],
         "unit_price": "20.00", "quantity": 1, "line_total": "20.00",

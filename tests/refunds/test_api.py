@@ -65,6 +65,20 @@ def test_a_small_refund_is_approved_and_refunded_at_once(customer, store, menu, 
     assert detail["can_withdraw"] is False
 
 
+def test_the_order_api_names_the_lines_a_refund_asks_for(customer, store, menu, client_of,
+                                                         django_capture_on_commit_callbacks):
+    order = paid(customer, store, menu)
+    client = client_of(customer)
+    lines = client.get(reverse("api:order-detail", args=[order.pk])).json()["lines"]
+    dumplings = next(line for line in lines if line["dish_id"] == menu.dumplings.pk)
+    assert dumplings["id"] == line_of(order, menu.dumplings)
+    response = _ask(client, order, {"lines": [{"line": dumplings["id"], "quantity": 1}],
+                                    "reason_code": "changed_plans", "code": _code(client, order)},
+                    django_capture_on_commit_callbacks)
+    assert response.status_code == 201, response.json()
+    assert response.json()["lines"][0]["line"] == dumplings["id"]
+
+
 def test_a_large_refund_waits_for_review_and_can_be_withdrawn(customer, store, menu, client_of,
                                                               django_capture_on_commit_callbacks):
     order = paid(customer, store, menu, noodles=5, dumplings=4)  # 150.00
