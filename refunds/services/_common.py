@@ -61,7 +61,7 @@ def kept_paid(order: Order) -> Decimal:
     kept = Payment.objects.filter(
         order_id=order.pk, status__in=(PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
     ).aggregate(kept=Coalesce(Sum("amount"), zero) - Coalesce(Subquery(automatic.values("s")), zero))["kept"]
-    return money(min(order.total, max(kept if kept is not None else Decimal("0"), Decimal("0"))))
+    return money(min(order.total, max(kept, Decimal("0"))))
 
 
 def tally_lock(order: Order, *, now=None) -> OrderRefundTally:

@@ -18,14 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, SmsPurpose
-from accounts.services import (
-    SmsCodeExhausted,
-    SmsCodeExpired,
-    SmsCodeInvalid,
-    sms_code_request,
-    sms_code_verify,
-    user_freeze,
-)
+from accounts.services import sms_code_request, sms_code_verify, user_freeze
 from audit.services import audit_record_many
 from config.api import DomainError
 from ordering.errors import OrderNotFound
@@ -34,7 +27,7 @@ from ordering.services import order_lock
 from stores.selectors import store_ids_visible_to
 
 from ..errors import RefundBlocked, RefundForbidden, RefundInvalid, RefundNotAllowed
-from ..models import HOLDING, RefundLine, RefundRequest, RefundSource, RefundStatus
+from ..models import HOLDING, RefundLine, RefundRequest, RefundSource
 from ..policy import COLLECTED_REASONS, check_order_refundable, clean_line_asks, clean_reason, decide, policy_for, quote
 from ..risk import assess, network_of
 from ._common import _user, refund_event, save_new_refund, tally_lock, tally_move
@@ -105,17 +98,6 @@ def _held(order: Order, *, exclude_id=None) -> tuple[dict[int, int], bool]:
     return portions, requests.filter(delivery_fee__gt=0).exists()
 
 
-def _code_refused(*, phone: str, code) -> DomainError | None:
-    """Check the refund code inside the request's transaction: ``None`` when it is right (and
-    used), else the refusal, for the caller to raise after its transaction commits so that a
-    wrong try stays counted."""
-    try:
-        sms_code_verify(phone=phone, code=code, purpose=SmsPurpose.REFUND)
-    except (SmsCodeInvalid, SmsCodeExpired, SmsCodeExhausted) as refusal:
-        return refusal
-    return None
-
-
 def refund_request_create(
     *, actor, order_id, reason_code, code, lines=None, reason_text: str = "", ip: str | None = None,
     user_agent: str = "", now=None,
@@ -129,10 +111,10 @@ def refund_request_create(
     order is refundable now (409: not paid, refunded, too late), the portions are lines of the
     order and at most what was ordered (400), then the SMS code (400; a wrong code costs one of
     its tries, which is committed), then what other requests hold and the amount left (400 /
-    409; the code is spent by then). Then the request is recorded with its lines, the policy it was decided by and every
-    risk rule that fired, and decided: approved at once, sent to review with a deadline, or
-    blocked (a risk rule froze the account: ``RefundBlocked`` is raised after the block is
-    committed).
+    409; the code is spent by then). Then the request is recorded with its lines, the policy
+    it was decided by and every risk rule that fired, and decided: approved at once, sent to
+    review with a deadline, or blocked (a risk rule froze the account: ``RefundBlocked`` is
+    raised after the block is committed).
     """
     now = now or timezone.now()
     blocked, refusal = False, None
@@ -149,19 +131,19 @@ def refund_request_create(
         order_lines = list(OrderLine.objects.filter(order=order).order_by("position"))
         # What is asked must be lines of this order, at most what was ordered, whatever the code.
         quote(order, order_lines, asks, held_portions={}, delivery_fee_held=False)
-        refusal = _code_refused(phone=customer.phone, code=code)
-        if refusal is None:
-            try:
-                # A savepoint: a refusal from here on (too much asked, for instance) rolls back to
-                # it, and the code stays used, as a code used once must.
-                with transaction.atomic():
-                    refund, blocked = _record(
-                        actor=actor, order=order, customer=customer, source=source, policy=policy,
-                        order_lines=order_lines, asks=asks, reason_code=reason_code, reason_text=reason_text,
-                        ip=ip, user_agent=user_agent, now=now,
-                    )
-            except DomainError as exc:
-                refusal = exc
+        try:
+            # A refusal from here on is raised once this transaction commits: a wrong code's try
+            # stays counted, and a right code stays used when what follows it is refused (that
+            # part runs in a savepoint and rolls back to it).
+            sms_code_verify(phone=customer.phone, code=code, purpose=SmsPurpose.REFUND)
+            with transaction.atomic():
+                refund, blocked = _record(
+                    actor=actor, order=order, customer=customer, source=source, policy=policy,
+                    order_lines=order_lines, asks=asks, reason_code=reason_code, reason_text=reason_text,
+                    ip=ip, user_agent=user_agent, now=now,
+                )
+        except DomainError as exc:
+            refusal = exc
     if refusal is not None:
         raise refusal
     if blocked:
@@ -176,7 +158,6 @@ def _record(*, actor, order, customer, source, policy, order_lines, asks, reason
             now) -> tuple[RefundRequest, bool]:
     """The request, written and decided under the order's and the customer's locks; returns it
     and whether a risk rule blocked it."""
-    blocked = False
     tally = tally_lock(order, now=now)
     held, fee_held = ({}, False) if tally.is_new else _held(order)  # new: nothing held yet
     quoted = quote(order, order_lines, asks, held_portions=held, delivery_fee_held=fee_held)
@@ -207,20 +188,6 @@ def _record(*, actor, order, customer, source, policy, order_lines, asks, reason
                                  "delivery_fee": str(quoted.delivery_fee)})]
     events += [refund_event(refund, "refund.risk_flagged", actor=None, ip=ip, reason=flag["rule"], data=flag)
                for flag in risk.flags]
-    review_why = ""
-    if risk.block:
-        refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
-    else:
-        decision = decide(policy=policy, order=order, amount=amount, risk_flags=risk.flags)
-        if decision.auto:
-            refund.auto_approve(at=now)
-            events += approval_effects(order, refund, actor=None, now=now, lines=refund_lines,
-                                       order_lines=order_lines, others_paying={} if tally.is_new else None)
-        else:
-            review_why = decision.summary
-            refund.send_to_review(deadline=now + timedelta(minutes=policy.review_minutes), why=review_why)
-    save_new_refund(refund, asked=asked, actor=actor)
-    RefundLine.objects.bulk_create(refund_lines)
     if risk.freeze:
         freeze_events: list[dict] = []
         user_freeze(user=customer, reason=_("Refund risk rule: %(rules)s") % {"rules": risk.freeze_reason},
@@ -228,17 +195,23 @@ def _record(*, actor, order, customer, source, policy, order_lines, asks, reason
                     data={"refund": str(refund.pk), "rules": risk.freeze_reason})
         events += [{**event, "brand_id": order.brand_id} for event in freeze_events]
     if risk.block:
+        refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
         events.append(refund_event(refund, "refund.blocked", actor=None, ip=ip, reason=risk.freeze_reason))
-        blocked = True
     else:
         tally_move(tally, amount, now=now)
-        if refund.status == RefundStatus.APPROVED:
+        decision = decide(policy=policy, order=order, amount=amount, risk_flags=risk.flags)
+        if decision.auto:
+            refund.auto_approve(at=now)
+            events += approval_effects(order, refund, actor=None, now=now, lines=refund_lines,
+                                       order_lines=order_lines, others_paying={} if tally.is_new else None)
             events.append(refund_event(refund, "refund.auto_approved", actor=None, ip=ip,
                                        data={"limit": str(policy.auto_approve_limit)}))
             approval_notify(refund)
         else:
-            events.append(refund_event(refund, "refund.sent_to_review", actor=None, ip=ip,
-                                       reason=review_why,
+            refund.send_to_review(deadline=now + timedelta(minutes=policy.review_minutes), why=decision.summary)
+            events.append(refund_event(refund, "refund.sent_to_review", actor=None, ip=ip, reason=decision.summary,
                                        data={"deadline": refund.review_deadline.isoformat()}))
+    save_new_refund(refund, asked=asked, actor=actor)
+    RefundLine.objects.bulk_create(refund_lines)
     audit_record_many(events)
-    return refund, blocked
+    return refund, risk.block

@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 from accounts import services, sms
 from accounts.models import PhoneThrottle, SmsCode, User
 from tests.accounts.helpers import code_from_outbox
+from tests.concurrency import run_together
 
 PHONE = "13800000077"
 THREADS = 10
@@ -120,32 +121,17 @@ def test_one_code_verified_from_many_threads_at_once_is_used_once():
     """The right code's one-statement path: the UPDATE re-checks the row once it holds its lock."""
     services.sms_code_request(phone=PHONE, purpose="refund")
     code = code_from_outbox(PHONE)
-    barrier = threading.Barrier(THREADS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
 
     def verify():
         try:
-            barrier.wait(timeout=10)
-            try:
-                services.sms_code_verify(phone=PHONE, code=code, purpose="refund")
-                result = "accepted"
-            except services.SmsCodeInvalid as exc:
-                result = exc.code
-            except Exception as exc:  # recorded so that the assertion shows it
-                result = f"error: {exc!r}"
-            with lock:
-                outcomes.append(result)
-        finally:
-            connection.close()
+            services.sms_code_verify(phone=PHONE, code=code, purpose="refund")
+        except services.SmsCodeInvalid as exc:
+            return exc.code
+        return "accepted"
 
-    threads = [threading.Thread(target=verify) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_together([verify] * THREADS)
 
-    assert sorted(outcomes) == ["accepted"] + ["code_invalid"] * (THREADS - 1)
+    assert sorted(value for _kind, value in results) == ["accepted"] + ["code_invalid"] * (THREADS - 1)
     row = SmsCode.objects.get(phone=PHONE)
     assert row.used_at is not None
     assert row.attempts == 0  # a used code is refused without costing tries
