@@ -76,6 +76,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        # HQ managers lift freezes from the refund review screen (refunds.admin); superusers also
+        # from the user list.
+        permissions = [("unfreeze_user", _("Can unfreeze a frozen account"))]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(is_frozen=False) | models.Q(frozen_at__isnull=False),

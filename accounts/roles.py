@@ -34,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         | _crud("refunds.refundrequest", "view") | {"refunds.review_refundrequest"}
         | _crud("refunds.refundpolicy", "view", "change")
         | _crud("audit.securityreport", "view")
+        | {"accounts.unfreeze_user"}
         | _crud("canteen.organisation", "view", "add", "change")
         | _crud("canteen.member", "view", "add", "change")
         | _crud("canteen.subsidyentry", "view")

@@ -337,8 +337,15 @@ def user_freeze(
     return locked
 
 
-def user_unfreeze(*, user: User, reason: str = "", actor: User | None = None, ip: str | None = None) -> User:
-    """Lift a freeze. Unfreezing an account that is not frozen changes nothing."""
+def user_unfreeze(
+    *, user: User, reason: str = "", actor: User | None = None, ip: str | None = None, brand_id: int | None = None,
+) -> User:
+    """Lift a freeze. Unfreezing an account that is not frozen changes nothing.
+
+    ``brand_id`` puts the audit event in that brand's chain (an HQ manager lifting the freeze
+    from their brand's refund queue), so that the brand's security report counts it; without
+    it the event is the platform's (a superuser on the user list).
+    """
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if not locked.is_frozen:
@@ -355,6 +362,7 @@ def user_unfreeze(*, user: User, reason: str = "", actor: User | None = None, ip
             reason=(reason or "").strip(),
             ip=ip,
             data={"frozen_reason": previous},
+            brand_id=brand_id,
         )
     user.is_frozen, user.frozen_reason, user.frozen_at = False, "", None
     return locked

@@ -8,6 +8,9 @@
   order and of the customer, the customer's last 30 days, risk flags, the policy it was decided by
   and its timeline; with "Approve" / "Reject" (a note; required to reject) and, for a failed
   refund, "Send again". Those POST to views that call ``refunds.services`` and nothing else.
+  When the customer's account is frozen (a risk rule, or a superuser), the screen says so and
+  the brand's HQ managers lift the freeze there, with a reason (``accounts.services.user_unfreeze``,
+  audited in the brand's chain); the queue filters requests by frozen customers.
 - Refund policies: one per brand, kept by the brand's HQ managers; a change goes through
   ``refund_policy_update`` (which bumps the version and audits it), never ``save()``.
 """
@@ -29,6 +32,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
+from accounts.services import user_unfreeze
 from accounts.validators import normalize_phone
 from config.api import DomainError
 from config.net import client_ip
@@ -125,6 +129,23 @@ class EscalatedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class FrozenCustomerFilter(admin.SimpleListFilter):
+    """The requests of customers whose account is frozen now: where HQ finds them to unfreeze."""
+
+    title = _("customer's account")
+    parameter_name = "customer_frozen"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("frozen")), ("no", _("not frozen"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(customer__is_frozen=True)
+        if self.value() == "no":
+            return queryset.filter(customer__is_frozen=False)
+        return queryset
+
+
 class OverdueFilter(admin.SimpleListFilter):
     title = _("review overdue")
     parameter_name = "overdue"
@@ -155,7 +176,7 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
     list_display_links = ("number",)
     list_select_related = ("order", "store", "customer", "requested_by")
     list_filter = ("status", ("store", admin.RelatedOnlyFieldListFilter), "reason_code", EscalatedFilter,
-                   OverdueFilter, "source")
+                   OverdueFilter, FrozenCustomerFilter, "source")
     search_fields = ("order__number", "customer__phone")  # see get_search_results
     search_help_text = _("An order number (7, 007 or #007), or the last digits of the customer's phone.")
     list_per_page = 50
@@ -310,6 +331,8 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
             "may_decide": pending and reviewer and not own,
             "own_request": pending and reviewer and own,
             "may_retry": refund.status == RefundStatus.FAILED and reviewer,
+            "customer_frozen": refund.customer.is_frozen,
+            "may_unfreeze": refund.customer.is_frozen and self.may_unfreeze(request, refund),
             "note_max": NOTE_MAX,
             "order_url": self._order_url(request, order),
         }
@@ -334,6 +357,8 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
                  name="refunds_refundrequest_reject"),
             path("<path:object_id>/retry/", view(require_POST(self.retry_view)),
                  name="refunds_refundrequest_retry"),
+            path("<path:object_id>/unfreeze-customer/", view(require_POST(self.unfreeze_view)),
+                 name="refunds_refundrequest_unfreeze"),
             *super().get_urls(),
         ]
 
@@ -351,6 +376,33 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
             self.message_user(request, success % {"number": refund.display_number, "amount": refund.amount},
                               messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))
+
+    @staticmethod
+    def may_unfreeze(request, refund: RefundRequest) -> bool:
+        """HQ managers of the request's brand (and superusers): store managers see the freeze, HQ
+        lifts it. The caller has already checked that the request is in the user's scope."""
+        return request.user.has_perm("accounts.unfreeze_user") and is_hq(request, brand_id=refund.brand_id)
+
+    def unfreeze_view(self, request, object_id):
+        refund = self.get_object(request, unquote(object_id))
+        if refund is None:
+            raise Http404
+        if not self.has_view_permission(request, refund) or not self.may_unfreeze(request, refund):
+            raise PermissionDenied
+        back = HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))
+        reason = request.POST.get("reason", "").strip()[:NOTE_MAX]
+        customer = refund.customer
+        if not reason:
+            self.message_user(request, _("Say why the account is unfrozen: the reason is kept in the audit log."),
+                              messages.ERROR)
+        elif not customer.is_frozen:
+            self.message_user(request, _("The customer's account is not frozen."), messages.WARNING)
+        else:
+            user_unfreeze(user=customer, reason=reason, actor=request.user, ip=client_ip(request),
+                          brand_id=refund.brand_id)
+            self.message_user(request, _("Account %(phone)s unfrozen: the customer may order and ask for refunds "
+                                         "again.") % {"phone": customer.masked_phone}, messages.SUCCESS)
+        return back
 
     def approve_view(self, request, object_id):
         return self._decide(

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
+from accounts.services import user_freeze
 from audit.models import AuditEvent
 from payments.gateways import registry
 from payments.models import RefundAttempt
@@ -262,12 +263,54 @@ def test_the_requester_cannot_approve_their_own_counter_request(client, customer
 def test_get_on_the_decision_urls_changes_nothing_and_post_needs_the_csrf_token(hq_manager, big):
     client = Client(enforce_csrf_checks=True)
     client.force_login(hq_manager)
-    for name in ("approve", "reject", "retry"):
+    for name in ("approve", "reject", "retry", "unfreeze"):
         assert client.get(_url(name, big), {"note": "x"}).status_code == 405
         assert client.post(_url(name, big), {"note": "x"}).status_code == 403  # no CSRF token
     big.refresh_from_db()
     assert big.status == RefundStatus.PENDING_REVIEW and big.reviewer is None
     assert not AuditEvent.objects.filter(action__in=["refund.approved", "refund.rejected"]).exists()
+
+
+def test_hq_lifts_a_freeze_from_the_review_screen_with_a_reason_and_store_managers_cannot(
+        client, hq_manager, store_manager, other_brand, customer, store, menu, big):
+    user_freeze(user=customer, reason="Refund risk rule: velocity")
+    client.force_login(hq_manager)
+    assert _shown(client.get(reverse(QUEUE), {"customer_frozen": "yes"})) == [big.pk]
+    assert _shown(client.get(reverse(QUEUE), {"customer_frozen": "no"})) == []
+    page = client.get(_change(big), **EN).content.decode()
+    assert "Refund risk rule: velocity" in page and _url("unfreeze", big) in page
+
+    # The store manager sees the freeze but cannot lift it; another brand's HQ does not see the request.
+    client.force_login(store_manager)
+    page = client.get(_change(big), **EN).content.decode()
+    assert "Only the brand's HQ managers can unfreeze it." in page and _url("unfreeze", big) not in page
+    assert client.post(_url("unfreeze", big), {"reason": "fine"}).status_code == 403
+    client.force_login(make_staff(role=Role.HQ_MANAGER, brand=other_brand, phone="13700000080"))
+    assert client.post(_url("unfreeze", big), {"reason": "fine"}).status_code == 404
+    # HQ without a reason: told why, nothing changes.
+    client.force_login(hq_manager)
+    response = client.post(_url("unfreeze", big), {"reason": "  "}, follow=True, **EN)
+    assert _messages(response) == ["Say why the account is unfrozen: the reason is kept in the audit log."]
+    customer.refresh_from_db()
+    assert customer.is_frozen and not AuditEvent.objects.filter(action="account.unfrozen").exists()
+
+    response = client.post(_url("unfreeze", big), {"reason": "Called the customer: a kitchen mistake."},
+                           follow=True, **EN)
+    assert _messages(response) == [
+        f"Account {customer.masked_phone} unfrozen: the customer may order and ask for refunds again."]
+    customer.refresh_from_db()
+    assert not customer.is_frozen and customer.frozen_reason == "" and customer.frozen_at is None
+    event = AuditEvent.objects.get(action="account.unfrozen")
+    assert (event.actor_id, event.brand_id, event.ip) == (hq_manager.pk, big.brand_id, "127.0.0.1")
+    assert event.reason == "Called the customer: a kitchen mistake."
+    assert event.data == {"frozen_reason": "Refund risk rule: velocity"}
+    page = response.content.decode()
+    assert "not frozen" in page and _url("unfreeze", big) not in page
+    # Lifted once: a second post says so and records nothing; the customer orders again.
+    response = client.post(_url("unfreeze", big), {"reason": "again"}, follow=True, **EN)
+    assert _messages(response) == ["The customer's account is not frozen."]
+    assert AuditEvent.objects.filter(action="account.unfrozen").count() == 1
+    assert order_for(customer, store, menu).pk
 
 
 def test_a_failed_refund_is_sent_again_from_the_admin(client, paysim, hq_manager, customer, store, menu,
