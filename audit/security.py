@@ -3,7 +3,8 @@ audit chains are intact (DESIGN.md, Audit and security).
 
 audit imports no other app, so the figures come from sections that apps register here from their
 ``AppConfig.ready()`` (accounts: failed codes, frozen accounts, staff lockouts; refunds: refund
-counts and amounts, risk hits). audit adds its own: admin actions and the audit chain check.
+counts and amounts, risk hits; stores: changes made in the Django admin). audit adds its own: the
+audited acts by people and the audit chain check.
 
 A section is ``f(brand_id, start, end) -> list[(label, value)]``; ``brand_id`` is None for the
 platform-wide report. Labels are English source strings marked with ``gettext_noop``: they are
@@ -15,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.contrib.admin.models import LogEntry
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -43,11 +43,7 @@ def _events(brand_id, start, end):
 
 def _staff_actions(brand_id, start, end) -> list[tuple[str, object]]:
     by_users = _events(brand_id, start, end).filter(actor_type=ActorType.USER)
-    rows: list[tuple[str, object]] = [
-        (gettext_noop("Admin changes (Django admin log)"), LogEntry.objects.filter(
-            action_time__gte=start, action_time__lt=end).count() if brand_id is None else "-"),
-        (gettext_noop("Audited acts by people"), by_users.count()),
-    ]
+    rows: list[tuple[str, object]] = [(gettext_noop("Audited acts by people"), by_users.count())]
     top = by_users.values("action").annotate(n=Count("pk")).order_by("-n", "action")[:10]
     rows += [(f"· {row['action']}", row["n"]) for row in top]
     return rows

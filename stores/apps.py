@@ -7,4 +7,5 @@ class StoresConfig(AppConfig):
     verbose_name = _("Stores and menus")
 
     def ready(self):
-        from . import converters, signals  # noqa: F401  ("code" URL converter, menu cache receivers)
+        # The "code" URL converter, the menu cache receivers, its part of the security report.
+        from . import converters, security, signals  # noqa: F401

@@ -6,16 +6,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
+from accounts.services import SmsCodeInvalid
 from audit.models import AuditEvent, SecurityReport
 from audit.security import security_report_generate, security_reports_due
-from tests.accounts.factories import StaffFactory
-from tests.refunds.factories import ask, line_of, paid
+from refunds.models import RefundPolicy
+from refunds.services import refund_request_create
+from tests.accounts.factories import StaffFactory, UserFactory
+from tests.refunds.factories import ask, line_of, paid, send_code
 from tests.stores.factories import StaffAssignmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -94,3 +98,53 @@ def test_hq_reads_their_brands_report_in_the_admin_and_store_staff_do_not(client
     StaffAssignmentFactory(user=kitchen, brand=brand, stores=[store])
     client.force_login(kitchen, backend=BACKEND)
     assert client.get(reverse("admin:audit_securityreport_changelist")).status_code == 403
+
+
+def test_the_report_counts_risk_hits_frozen_accounts_wrong_codes_and_admin_changes(
+        client, customer, store, menu, brand, hq_manager, django_capture_on_commit_callbacks):
+    # Ten accounts ask from one /24: the tenth is flagged and frozen.
+    refunds = []
+    for i in range(10):
+        someone = UserFactory(phone=f"1390000{i:04d}")
+        refunds.append(ask(someone, paid(someone, store, menu), ip=f"198.51.100.{10 + i}"))
+    flagged = refunds[-1]
+    assert [flag["rule"] for flag in flagged.risk_flags] == ["network_subnet"]
+    # Two wrong tries of a refund code.
+    order = paid(customer, store, menu)
+    right = send_code(customer, order)
+    for wrong in {"000000", "111111"} - {right}:
+        with pytest.raises(SmsCodeInvalid):
+            refund_request_create(actor=customer, order_id=order.pk, reason_code="changed_plans", code=wrong)
+    # HQ lifts the freeze from the review screen and changes the policy in the admin (its log);
+    # a superuser's admin change belongs to no brand.
+    client.force_login(hq_manager, backend=BACKEND)
+    unfreeze = reverse("admin:refunds_refundrequest_unfreeze", args=[flagged.pk])
+    assert client.post(unfreeze, {"reason": "Students of one dormitory"}).status_code == 302
+    policy = RefundPolicy.objects.get(brand=brand)
+    form = {name: str(getattr(policy, name)) for name in (
+        "auto_approve_limit", "review_minutes", "window_days", "velocity_max_per_hour", "ratio_threshold",
+        "ratio_min_orders", "network_window_minutes", "ip_max_accounts", "subnet_max_accounts")}
+    form.update(network_rule_enabled="on", subnet_max_accounts="20")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:refunds_refundpolicy_change", args=[policy.pk]), form)
+    assert response.status_code == 302
+    root = StaffFactory(phone="13700000099", role=Role.HQ_MANAGER, is_superuser=True)
+    LogEntry.objects.log_actions(root.pk, [store], CHANGE, change_message="opening hours")
+
+    now = timezone.now()
+    period = {"start": now - timedelta(hours=72), "end": now + timedelta(minutes=1)}
+    figures = _figures(security_report_generate(brand_id=brand.pk, **period))
+    assert figures["Refund risk rules"]["Requests with a risk flag"] == 1
+    assert figures["Refund risk rules"]["Customers flagged"] == 1
+    assert figures["Refund risk rules"]["· network_subnet"] == 1
+    accounts = figures["Accounts and logins"]
+    assert (accounts["Accounts frozen"], accounts["Accounts unfrozen"], accounts["Accounts frozen now (platform)"]) \
+        == (1, 1, 0)
+    assert figures["SMS codes"]["Wrong code tries (platform)"] == 2
+    back_office = figures["Back office"]
+    assert back_office["Admin changes (Django admin log)"] == 1 and back_office["· changes"] == 1
+    assert back_office["People who made them"] == 1 and back_office["· refunds.refundpolicy"] == 1
+    people = figures["Admin actions"]
+    assert people["· account.unfrozen"] == 1 and people["· refund.policy_changed"] == 1
+    platform = _figures(security_report_generate(brand_id=None, **period))["Back office"]
+    assert platform["Admin changes (Django admin log)"] == 2 and platform["People who made them"] == 2
