@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from payments.models import GiftCardEntry, RefundAttempt
 from refunds.models import RefundRequest, RefundStatus
 from tests.accounts.factories import UserFactory
@@ -100,12 +101,17 @@ def test_a_large_refund_waits_for_review_and_can_be_withdrawn(customer, store, m
 
 def test_withdrawing_an_approved_refund_is_refused(customer, store, menu, client_of):
     order = paid(customer, store, menu)
-    refund = ask(customer, order)
-    response = client_of(customer).post(reverse("api:refund-withdraw", args=[refund.pk]))
-    assert response.status_code == 409
-    assert response.json()["code"] == "not_withdrawable"
-    refund.refresh_from_db()
-    assert refund.status == RefundStatus.SUCCEEDED
+    approved = ask(customer, order, execute=False)  # approved at once, not sent yet
+    paid_out = ask(customer, paid(customer, store, menu))  # approved and paid out
+    assert (approved.status, paid_out.status) == (RefundStatus.APPROVED, RefundStatus.SUCCEEDED)
+    for refund in (approved, paid_out):
+        before = refund.status
+        response = client_of(customer).post(reverse("api:refund-withdraw", args=[refund.pk]))
+        assert response.status_code == 409
+        assert response.json()["code"] == "not_withdrawable" and response.json()["detail"]
+        refund.refresh_from_db()
+        assert refund.status == before
+    assert not AuditEvent.objects.filter(action="refund.withdrawn").exists()
 
 
 @pytest.mark.parametrize(("body", "status", "code"), [

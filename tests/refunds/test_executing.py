@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
 
+import httpx
 import pytest
 from django.utils import timezone
 
@@ -83,6 +84,53 @@ def test_a_refund_that_stays_processing_is_asked_about_until_it_succeeds(paysim,
     run(refund_attempts_check_due, now=timezone.now() + timedelta(minutes=5))
     refund.refresh_from_db()
     assert refund.status == RefundStatus.SUCCEEDED
+
+
+class _FlakyRefunds(httpx.BaseTransport):
+    """The sandbox's transport, with the next refund calls going wrong: ``lost`` (the sandbox makes
+    the refund, its answer never arrives), ``unsent`` (the call never reaches it) or ``5xx``."""
+
+    def __init__(self, inner, mode: str, times: int = 1):
+        self.inner, self.mode, self.left = inner, mode, times
+
+    def handle_request(self, request):
+        if request.method == "POST" and request.url.path == "/v1/refunds" and self.left > 0:
+            self.left -= 1
+            if self.mode == "unsent":
+                raise httpx.ConnectTimeout("timed out", request=request)
+            if self.mode == "lost":
+                self.inner.handle_request(request).read()
+                raise httpx.ReadTimeout("timed out", request=request)
+            return httpx.Response(503, request=request, text="busy")
+        return self.inner.handle_request(request)
+
+
+@pytest.mark.parametrize("mode", ["lost", "unsent", "5xx"])
+def test_a_refund_call_without_an_answer_is_never_a_failure_and_is_sent_again_with_the_same_number(
+        paysim, customer, store, menu, monkeypatch, mode):
+    from payments.gateways.paysim import PaysimGateway
+
+    order = order_for(customer, store, menu)  # 45.00, approved at once
+    payment = pay_by_wechat(paysim, customer, order)
+    monkeypatch.setattr(PaysimGateway, "transport", _FlakyRefunds(PaysimGateway.transport, mode, times=2))
+    refund = ask(customer, order)
+    attempt = RefundAttempt.objects.get(allocation__refund=refund)
+    assert refund.status == RefundStatus.PROCESSING and attempt.status == RefundAttemptStatus.PROCESSING
+    assert _refund_count(paysim) == (1 if mode == "lost" else 0)
+    number = attempt.out_refund_no
+    # The next check gets no answer either: still processing, asked again later (back-off).
+    first_check = attempt.next_check_at
+    run(refund_attempts_check_due, now=first_check + timedelta(seconds=1))
+    attempt.refresh_from_db()
+    assert attempt.status == RefundAttemptStatus.PROCESSING and attempt.next_check_at > first_check
+    # The line is back: the same number is sent again, and the sandbox pays it out once.
+    run(refund_attempts_check_due, now=attempt.next_check_at + timedelta(seconds=1))
+    attempt.refresh_from_db()
+    refund.refresh_from_db()
+    assert attempt.status == RefundAttemptStatus.SUCCEEDED and refund.status == RefundStatus.SUCCEEDED
+    assert RefundAttempt.objects.filter(payment=payment).count() == 1 and attempt.out_refund_no == number
+    assert _sandbox_refunds(paysim, attempt)["amount"] == 4500 and _refund_count(paysim) == 1
+    assert not AuditEvent.objects.filter(action__in=["refund.failed", "payment.refund_failed"]).exists()
 
 
 def test_a_failed_refund_goes_to_gift_card_credit_at_the_customers_choice(paysim, customer, store, menu, english):

@@ -7,9 +7,12 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from payments.models import GiftCardEntry
 from refunds.models import RefundRequest, RefundSource, RefundStatus
+from refunds.policy import add_business_days
+from refunds.selectors import refund_arrival
 from tests.accounts.factories import UserFactory
 from tests.accounts.helpers import code_from_outbox
 from tests.refunds.factories import ask, line_of, order_for, paid, pay_by_wechat
@@ -149,8 +152,27 @@ def test_a_reviewed_request_polls_and_can_be_withdrawn(browser, customer, store,
     assert "can be withdrawn" in again.content.decode()
 
 
+def test_a_refund_on_its_way_shows_when_the_money_arrives(browser, customer, store, menu, paysim):
+    order = order_for(customer, store, menu)
+    pay_by_wechat(paysim, customer, order)
+    paysim.configure({"refund_processing_seconds": 3600})
+    refund = ask(customer, order)
+    assert refund.status == RefundStatus.PROCESSING
+    arrival = refund_arrival(refund)
+    assert (arrival.earliest, arrival.latest) == (
+        add_business_days(timezone.localdate(refund.submitted_at), 1),
+        add_business_days(timezone.localdate(refund.submitted_at), 3))
+    browser.force_login(customer)
+    page = browser.get(reverse("refunds:refund-detail", args=[refund.pk])).content.decode()
+    assert "Money arrives" in page
+    assert f"Between {arrival.earliest.isoformat()} and {arrival.latest.isoformat()}" in page
+    assert "WeChat Pay" in page  # where it goes back to
+
+
 def test_after_a_failure_the_customer_sends_the_money_to_gift_card_credit(browser, customer, store, menu, paysim,
                                                                          django_capture_on_commit_callbacks):
+    store.phone = "021-6350 1234"
+    store.save(update_fields=["phone"])
     order = order_for(customer, store, menu)
     pay_by_wechat(paysim, customer, order)
     paysim.configure({"refund_fail_rate": 1.0})
@@ -160,6 +182,8 @@ def test_after_a_failure_the_customer_sends_the_money_to_gift_card_credit(browse
     url = reverse("refunds:refund-detail", args=[refund.pk])
     page = browser.get(url).content.decode()
     assert "The money could not be sent back" in page and 'name="destination"' in page
+    # ... or call the store about it.
+    assert '<a href="tel:021-6350 1234">021-6350 1234</a>' in page and f"quote refund {refund.display_number}" in page
     bad = browser.post(reverse("refunds:refund-destination", args=[refund.pk]),
                        {"destination": "bank_transfer", "bank_name": "ICBC", "account_name": "顾客",
                         "account_number": "12"})

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.test import TestCase
 from django.utils import timezone
 
@@ -17,7 +18,8 @@ from audit.models import AuditEvent
 from ordering.errors import OrderNotFound
 from ordering.models import OrderStatus
 from ordering.services import order_cancel
-from payments.models import GiftCardEntry, RefundAttempt
+from payments.models import GiftCardEntry, RefundAttempt, RefundOrigin
+from payments.services.refunding import refund_attempt_create
 from refunds.errors import RefundInvalid, RefundNotAllowed
 from refunds.models import OrderRefundTally, RefundLine, RefundRequest, RefundStatus
 from refunds.services import refund_request_create
@@ -210,6 +212,24 @@ def test_another_customers_order_is_unknown(customer, store, menu):
                                                  code="123456"), OrderNotFound)
     assert_refused(lambda: refund_request_create(actor=customer, order_id="not-a-uuid", reason_code="changed_plans",
                                                  code="123456"), OrderNotFound)
+
+
+def test_more_than_the_order_still_keeps_is_refused_and_changes_nothing(customer, store, menu, english):
+    order = paid(customer, store, menu)  # 45.00 by gift card
+    payment = order.payments.get()
+    # The payments app sent 30.00 back by itself (the amount paid did not match): 15.00 is left.
+    with TestCase.captureOnCommitCallbacks(execute=True), transaction.atomic():
+        refund_attempt_create(payment=payment, amount=Decimal("30.00"), origin=RefundOrigin.AMOUNT_MISMATCH,
+                              reason="amount mismatch")
+    code = send_code(customer, order)
+    error = assert_refused(lambda: refund_request_create(
+        actor=customer, order_id=order.pk, reason_code="changed_plans", code=code), RefundNotAllowed,
+        code="exceeds_refundable")
+    assert error.message == "At most 15.00 CNY of this order can still be refunded."
+    # What is left can be asked for (a new code: the refused request spent the first one).
+    dumpling = ask(customer, order, lines=[{"line": line_of(order, menu.dumplings), "quantity": 1}])
+    assert dumpling.status == RefundStatus.SUCCEEDED and dumpling.amount == Decimal("12.50")
+    assert OrderRefundTally.objects.get(order=order).committed == Decimal("12.50")
 
 
 def test_unpaid_and_cancelled_orders_have_nothing_to_refund(customer, store, menu):

@@ -20,6 +20,7 @@ from refunds.services import (
     refund_approve,
     refund_escalate,
     refund_reject,
+    refund_submit,
     refund_withdraw,
     refunds_escalate_overdue,
 )
@@ -129,11 +130,23 @@ def test_the_customer_withdraws_while_in_review_only(big, customer, hq_manager):
 
 
 def test_an_approved_refund_cannot_be_withdrawn(big, customer, hq_manager):
-    run(refund_approve, actor=hq_manager, refund_id=big.pk)
-    before = AuditEvent.objects.count()
+    # Approved, its sending not run yet (no after-commit work here): still approved.
+    refund_approve(actor=hq_manager, refund_id=big.pk)
+    big.refresh_from_db()
+    assert big.status == RefundStatus.APPROVED
+    before = (AuditEvent.objects.count(), OrderRefundTally.objects.get(order=big.order).committed)
     with pytest.raises(RefundNotAllowed) as exc:
         refund_withdraw(actor=customer, refund_id=big.pk)
-    assert exc.value.code == "not_withdrawable" and AuditEvent.objects.count() == before
+    assert exc.value.code == "not_withdrawable"
+    big.refresh_from_db()
+    assert big.status == RefundStatus.APPROVED
+    assert (AuditEvent.objects.count(), OrderRefundTally.objects.get(order=big.order).committed) == before
+    # Nor once it has been paid out.
+    run(refund_submit, refund_id=big.pk)
+    big.refresh_from_db()
+    assert big.status == RefundStatus.SUCCEEDED
+    with pytest.raises(RefundNotAllowed):
+        refund_withdraw(actor=customer, refund_id=big.pk)
 
 
 def test_overdue_reviews_are_escalated_once_and_hq_is_told(big, hq_manager, store_manager):

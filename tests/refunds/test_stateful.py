@@ -1,6 +1,6 @@
 """Refunds as a state machine: random sequences of requests, reviews, withdrawals, executions,
-sandbox failures, retries, redirections and syncs over a few paid orders, with the money
-invariants checked after every step.
+sandbox failures and unanswered calls, retries, redirections and syncs over a few paid orders,
+with the money invariants checked after every step.
 
 Hypothesis runs the machine inside a Django ``TestCase`` (hypothesis.extra.django): the class's
 data (brand, store, menu, people) is made once; every example runs in a savepoint of its own
@@ -96,10 +96,17 @@ IN_FLIGHT = (RefundAttemptStatus.CREATED, RefundAttemptStatus.PROCESSING)
 # Requests whose money is paid out, on its way, or waiting to go: never more than was paid.
 OUT_OR_GOING = (RefundStatus.APPROVED, RefundStatus.PROCESSING, RefundStatus.SUCCEEDED, RefundStatus.FAILED)
 FAULTS = {
-    "pays": {"refund_fail_rate": 0.0, "refund_processing_seconds": 0.0},
-    "account_closed": {"refund_fail_rate": 1.0, "refund_processing_seconds": 0.0},
-    "slow": {"refund_fail_rate": 0.0, "refund_processing_seconds": 60.0},
-    "slow_then_closed": {"refund_fail_rate": 1.0, "refund_processing_seconds": 60.0},
+    "pays": {"refund_fail_rate": 0.0, "refund_processing_seconds": 0.0, "error_rate": 0.0},
+    "account_closed": {"refund_fail_rate": 1.0, "refund_processing_seconds": 0.0, "error_rate": 0.0},
+    "slow": {"refund_fail_rate": 0.0, "refund_processing_seconds": 60.0, "error_rate": 0.0},
+    "slow_then_closed": {"refund_fail_rate": 1.0, "refund_processing_seconds": 60.0, "error_rate": 0.0},
+}
+# Later in a run the sandbox may also stop answering: half of its API calls (refunds, queries)
+# get a 500, half of those after the call took effect there (the answer is lost, as on a
+# timeout). The orders are paid before that, with the modes above.
+LATER_FAULTS = {
+    **FAULTS,
+    "no_answer": {"refund_fail_rate": 0.0, "refund_processing_seconds": 0.0, "error_rate": 0.5},
 }
 
 order_specs = st.fixed_dictionaries({
@@ -151,6 +158,7 @@ class RefundMachine(RuleBasedStateMachine):
         PaysimGateway.transport = httpx.WSGITransport(app=self.sim.wsgi_app)
 
     def teardown(self):
+        self._settle()
         for status in self._requests().values_list("status", flat=True):
             self.outcomes[f"ended {status}"] = self.outcomes.get(f"ended {status}", 0) + 1
         PaysimGateway.transport = None
@@ -160,6 +168,19 @@ class RefundMachine(RuleBasedStateMachine):
             self.case.outcomes[name] = self.case.outcomes.get(name, 0) + count
 
     # --- helpers ---
+
+    def _settle(self) -> None:
+        """The sandbox answers again and an hour passes: every refund it made is known here as
+        succeeded, whatever answers were lost on the way (a timeout is never a failure)."""
+        self.sim.configure(FAULTS["pays"])
+        for _check in range(12):
+            self.time_passes(5)
+        with self.sim.store.read() as db:
+            made = [row[0] for row in db.execute("SELECT out_refund_no FROM refunds WHERE status = 'SUCCESS'")]
+        lagging = RefundAttempt.objects.filter(out_refund_no__in=made).exclude(status=RefundAttemptStatus.SUCCEEDED)
+        assert not lagging.exists(), list(lagging.values_list("out_refund_no", "status"))
+        assert not RefundAttempt.objects.filter(status__in=IN_FLIGHT, destination=RefundDestination.ORIGINAL,
+                                                payment__channel="wechat").exists()
 
     def _snapshot(self) -> tuple:
         """Everything a refused step must leave as it was (the SMS codes aside: asking for one,
@@ -308,11 +329,13 @@ class RefundMachine(RuleBasedStateMachine):
         else:
             self.attempt(decision, lambda: run(refund_withdraw, actor=case.customer, refund_id=refund))
 
-    @rule(mode=st.sampled_from(sorted(FAULTS)))
+    @rule(mode=st.sampled_from(sorted(LATER_FAULTS)))
     def sandbox_behaves(self, mode):
         """From now on the sandbox pays refunds at once, fails them ("account closed"), keeps them
-        processing for a minute, or keeps them processing and then fails them."""
-        self.sim.configure(FAULTS[mode])
+        processing for a minute, keeps them processing and then fails them, or answers half of
+        the calls with an error (a timeout is never a failure: the refund stays on its way)."""
+        self.sim.configure(LATER_FAULTS[mode])
+        self.outcomes[f"sandbox: {mode}"] = self.outcomes.get(f"sandbox: {mode}", 0) + 1
 
     @precondition(lambda self: self._requests().exists())
     @rule(how=st.sampled_from(["retry", "gift_card"]), data=st.data())
@@ -383,22 +406,27 @@ class RefundMachine(RuleBasedStateMachine):
         attempts = {a.out_refund_no: a for a in RefundAttempt.objects.filter(
             out_refund_no__in=[row["out_refund_no"] for row in rows]).select_related("payment")}
         success: dict[str, int] = {}
+        unanswered: dict[str, int] = {}  # refunded there, its answer lost: still on its way here
         for row in rows:
             attempt = attempts.get(row["out_refund_no"])
             assert attempt is not None, f"the sandbox refunded {row['out_refund_no']}, which we never sent"
             assert attempt.destination == RefundDestination.ORIGINAL and attempt.payment.channel == "wechat"
             assert row["amount"] == to_fen(attempt.amount) and row["out_trade_no"] == attempt.payment.out_trade_no
             if row["status"] == "SUCCESS":
-                # Money went back there: we must know it (a "failed" attempt would be paid again elsewhere).
-                assert attempt.status == RefundAttemptStatus.SUCCEEDED, (attempt.out_refund_no, attempt.status)
+                # Money went back there: we know it, or we are still asking (the answer was lost);
+                # never "failed", which would pay it again elsewhere.
+                assert attempt.status == RefundAttemptStatus.SUCCEEDED or attempt.status in IN_FLIGHT, (
+                    attempt.out_refund_no, attempt.status)
                 success[row["out_trade_no"]] = success.get(row["out_trade_no"], 0) + row["amount"]
+                if attempt.status in IN_FLIGHT:
+                    unanswered[row["out_trade_no"]] = unanswered.get(row["out_trade_no"], 0) + row["amount"]
             elif row["status"] == "ABNORMAL":
                 assert attempt.status != RefundAttemptStatus.SUCCEEDED, attempt.out_refund_no
         for payment in Payment.objects.filter(order_id__in=self.order_pks, channel="wechat"):
             ours = _sum(payment.refund_attempts.filter(status=RefundAttemptStatus.SUCCEEDED,
                                                        destination=RefundDestination.ORIGINAL))
             theirs = success.get(payment.out_trade_no, 0)
-            assert theirs == to_fen(ours), (payment.pk, theirs, ours)
+            assert theirs == to_fen(ours) + unanswered.get(payment.out_trade_no, 0), (payment.pk, theirs, ours)
             trade = trades[payment.out_trade_no]
             assert trade["refunded"] == theirs <= trade["amount"], trade
 
