@@ -143,6 +143,8 @@ def test_a_failed_refund_goes_to_gift_card_credit_at_the_customers_choice(paysim
     assert "account closed" in sms.outbox[-1].text and "45.00" in sms.outbox[-1].text  # the SMS, in Chinese
     failed = RefundAllocation.objects.get(refund=refund)
     assert not GiftCard.objects.filter(owner=customer).exists()
+    event = AuditEvent.objects.get(action="refund.failed", object_id=str(refund.pk))
+    assert event.actor_type == "system" and event.amount == Decimal("45.00") and "account closed" in event.reason
 
     with pytest.raises(RefundInvalid):
         refund_change_destination(actor=customer, refund_id=refund.pk, destination="original")
@@ -161,6 +163,7 @@ def test_a_failed_refund_goes_to_gift_card_credit_at_the_customers_choice(paysim
     assert refund_arrival(refund).at_once
     event = AuditEvent.objects.get(action="refund.destination_changed")
     assert event.actor_id == customer.pk and event.data["destination"] == "gift_card"
+    assert event.ip == "10.2.2.2" and event.amount == Decimal("45.00")
     # Only once: the refund is no longer failed.
     with pytest.raises(RefundNotAllowed):
         refund_change_destination(actor=customer, refund_id=refund.pk, destination="gift_card")

@@ -81,6 +81,11 @@ def test_a_small_refund_before_preparation_is_approved_and_paid_back_at_once(cus
     assert _actions(object_id=str(refund.pk)) == [
         "refund.requested", "refund.auto_approved", "refund.submitted", "refund.succeeded"]
     assert "order.refunded" in _actions(object_id=str(order.pk))
+    requested = AuditEvent.objects.get(action="refund.requested", object_id=str(refund.pk))
+    assert (requested.actor_id, requested.amount, requested.ip) == (customer.pk, Decimal("45.00"), "203.0.113.7")
+    assert requested.reason == "changed_plans" and requested.brand_id == store.brand_id
+    approved = AuditEvent.objects.get(action="refund.auto_approved", object_id=str(refund.pk))
+    assert approved.actor_id is None and approved.actor_type == "system" and approved.amount == Decimal("45.00")
     texts = [m.text for m in sms.outbox]
     assert len(texts) == 3 and "验证码" in texts[0]  # the code, approved, refunded
     assert ("已通过" in texts[1] and "已退款" in texts[2]) or "45.00" in texts[2]
