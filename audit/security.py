@@ -86,12 +86,19 @@ def security_reports_due(*, now=None) -> list[SecurityReport]:
         if last is not None and now - last.period_end < PERIOD:
             return []
         start = last.period_end if last is not None else now - PERIOD
-        brands = sorted(set(
-            AuditEvent.objects.filter(created_at__gte=start, created_at__lt=now, brand_id__isnull=False)
-            .values_list("brand_id", flat=True).distinct()
-        ) | set(SecurityReport.objects.filter(brand_id__isnull=False).values_list("brand_id", flat=True).distinct()))
-        reports = [security_report_generate(brand_id=None, start=start, end=now)]
-        reports += [security_report_generate(brand_id=brand_id, start=start, end=now) for brand_id in brands]
+        return security_reports_write(start=start, end=now)
+
+
+def security_reports_write(*, start: datetime, end: datetime) -> list[SecurityReport]:
+    """The platform's report and one per brand that had audited activity in the period or had a
+    report before, for ``start``-``end``; the platform's first."""
+    brands = sorted(set(
+        AuditEvent.objects.filter(created_at__gte=start, created_at__lt=end, brand_id__isnull=False)
+        .values_list("brand_id", flat=True).distinct()
+    ) | set(SecurityReport.objects.filter(brand_id__isnull=False).values_list("brand_id", flat=True).distinct()))
+    with transaction.atomic():
+        reports = [security_report_generate(brand_id=None, start=start, end=end)]
+        reports += [security_report_generate(brand_id=brand_id, start=start, end=end) for brand_id in brands]
     return reports
 
 
@@ -101,4 +108,5 @@ def count_by(queryset, field: str, label_prefix: str = "· ") -> list[tuple[str,
             queryset.values(field).annotate(n=Count("pk")).order_by("-n", field)]
 
 
-__all__ = ["PERIOD", "count_by", "register_section", "security_report_generate", "security_reports_due"]
+__all__ = ["PERIOD", "count_by", "register_section", "security_report_generate", "security_reports_due",
+           "security_reports_write"]

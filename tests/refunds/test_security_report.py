@@ -3,6 +3,7 @@ period by the periodic task, a broken audit chain named, shown in the admin to H
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
@@ -77,8 +78,11 @@ def test_the_periodic_task_writes_one_report_per_72_hours(activity, brand):
     later = security_reports_due(now=now + timedelta(hours=72))
     assert len(later) == 2
     assert {r.period_start for r in later} == {now}  # the next period starts where the last ended
-    call_command("security_report", stdout=open("/dev/null", "w"))  # noqa: SIM115 - the command writes one too
+    out = io.StringIO()
+    call_command("security_report", stdout=out)  # now, whatever the schedule: the platform's and the brand's
     assert SecurityReport.objects.filter(brand_id__isnull=True).count() == 3
+    assert SecurityReport.objects.filter(brand_id=brand.pk).count() == 3
+    assert "(platform)" in out.getvalue() and f"(brand {brand.pk})" in out.getvalue()
 
 
 def test_hq_reads_their_brands_report_in_the_admin_and_store_staff_do_not(client, activity, brand, hq_manager,

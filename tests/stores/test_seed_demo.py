@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count, F, Q
 
 from accounts.models import Role, User
-from audit.models import ActorType, AuditEvent
+from audit.models import ActorType, AuditEvent, SecurityReport
 from stores.demo_data import DEMO_PASSWORD
 from stores.management.commands.seed_demo import chain_store_plans
 from stores.models import (
@@ -191,6 +191,10 @@ def test_seed_records_history_rows_and_one_audit_event():
     assert event.actor_type == ActorType.SYSTEM and event.actor_id is None
     assert event.data["created"]["stores"] == 20 + 3
     assert event.data["created"]["dishes"] == Dish.objects.count()
+    # HQ has a first security report to read at once: the platform's and each seeded brand's.
+    reports = SecurityReport.objects.all()
+    assert reports.filter(brand_id__isnull=True).count() == 1
+    assert Brand.objects.get(code="xiangwei").pk in set(reports.values_list("brand_id", flat=True))
 
 
 def test_second_run_changes_nothing_and_prints_the_same_logins():

@@ -1,18 +1,20 @@
-"""``manage.py security_report``: write the security report now (for the last 72 hours, or since
-the last report), whatever the schedule says, and print where it can be read."""
+"""``manage.py security_report``: write the security reports now (the platform's and each active
+brand's, for the last 72 hours), whatever the schedule says, and print where they can be read.
+The hourly task keeps its own 72-hour rhythm (``security_reports_due``)."""
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from audit.security import PERIOD, security_report_generate
+from audit.security import PERIOD, security_reports_write
 
 
 class Command(BaseCommand):
-    help = "Write the security report of the last 72 hours now (platform-wide)."
+    help = "Write the security reports of the last 72 hours now (the platform's and each brand's)."
 
     def handle(self, *args, **options):
         end = timezone.now()
-        report = security_report_generate(brand_id=None, start=end - PERIOD, end=end)
-        verdict = "intact" if report.chain_ok else "BROKEN"
-        self.stdout.write(f"security report {report.pk}: {report}; audit chain {verdict}; "
-                          f"admin: /admin/audit/securityreport/{report.pk}/change/")
+        for report in security_reports_write(start=end - PERIOD, end=end):
+            verdict = "intact" if report.chain_ok else "BROKEN"
+            whose = f"brand {report.brand_id}" if report.brand_id else "platform"
+            self.stdout.write(f"security report {report.pk} ({whose}): {report}; audit chain {verdict}; "
+                              f"admin: /admin/audit/securityreport/{report.pk}/change/")

@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from simple_history.utils import bulk_create_with_history
 
+from audit.security import security_reports_due
 from audit.services import audit_record
 from config.money import money
 from stores import demo_data
@@ -483,6 +484,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         with transaction.atomic():
             created = Seeder(stores=stores, history_days=history_days).run()
+        if created:
+            # The first security reports (the platform's, each brand's), so that HQ has one to read
+            # at once rather than after the hourly task's first run.
+            security_reports_due()
         elapsed = time.perf_counter() - started
         if quiet or options.get("verbosity", 1) == 0:
             return
