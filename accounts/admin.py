@@ -34,7 +34,8 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["role", "is_staff", "is_frozen", "is_active", "is_superuser"]
     search_fields = ["phone", "name"]
     ordering = ["-date_joined"]
-    readonly_fields = ["is_staff", "is_frozen", "frozen_reason", "frozen_at", "last_login", "date_joined"]
+    readonly_fields = ["is_staff", "is_frozen", "frozen_reason", "frozen_at", "frozen_brand_id", "last_login",
+                       "date_joined"]
     filter_horizontal = ["groups", "user_permissions"]
     actions = ["freeze_users", "unfreeze_users"]
 
@@ -45,7 +46,7 @@ class UserAdmin(BaseUserAdmin):
         (
             _("Frozen"),
             {
-                "fields": ["is_frozen", "frozen_reason", "frozen_at"],
+                "fields": ["is_frozen", "frozen_reason", "frozen_at", "frozen_brand_id"],
                 "description": _("Use the Freeze / Unfreeze actions on the user list; they are audited."),
             },
         ),

@@ -66,6 +66,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     frozen_reason = models.CharField(_("frozen reason"), max_length=255, blank=True)
     frozen_at = models.DateTimeField(_("frozen at"), null=True, blank=True)
+    # The brand whose rule froze the account (its HQ may lift the freeze); empty: the platform's
+    # (a superuser froze it), lifted by superusers only. A plain id: accounts imports no other app.
+    frozen_brand_id = models.BigIntegerField(_("frozen by brand"), null=True, blank=True)
     date_joined = models.DateTimeField(_("date joined"), default=timezone.now)
 
     objects = UserManager()

@@ -309,10 +309,12 @@ def customer_token_obtain(*, phone: str, code: str, ip: str | None = None) -> To
 
 def user_freeze(
     *, user: User, reason: str, actor: User | None = None, ip: str | None = None, audit_events: list | None = None,
-    data: dict | None = None,
+    data: dict | None = None, brand_id: int | None = None,
 ) -> User:
     """Freeze an account (no orders, no refunds). Freezing a frozen account changes nothing.
 
+    ``brand_id``: the brand whose rule freezes it (a refund risk rule); its HQ managers may lift
+    the freeze and the event goes into its audit chain. Without it the freeze is the platform's.
     A caller freezing inside a larger transaction (a risk rule) passes ``audit_events`` and records
     them as its own last writes (the audit chain is always the last lock a transaction takes).
     """
@@ -326,35 +328,37 @@ def user_freeze(
         locked.is_frozen = True
         locked.frozen_reason = reason[:255]
         locked.frozen_at = timezone.now()
-        locked.save(update_fields=["is_frozen", "frozen_reason", "frozen_at"])
+        locked.frozen_brand_id = brand_id
+        locked.save(update_fields=["is_frozen", "frozen_reason", "frozen_at", "frozen_brand_id"])
         event = {"action": "account.frozen", "actor": actor, "obj": locked, "reason": reason, "ip": ip,
-                 "data": data or {}}
+                 "data": data or {}, "brand_id": brand_id}
         if audit_events is None:
             audit_record(**event)
         else:
             audit_events.append(event)
     user.is_frozen, user.frozen_reason, user.frozen_at = locked.is_frozen, locked.frozen_reason, locked.frozen_at
+    user.frozen_brand_id = locked.frozen_brand_id
     return locked
 
 
-def user_unfreeze(
-    *, user: User, reason: str = "", actor: User | None = None, ip: str | None = None, brand_id: int | None = None,
-) -> User:
+def user_unfreeze(*, user: User, reason: str = "", actor: User | None = None, ip: str | None = None) -> User:
     """Lift a freeze. Unfreezing an account that is not frozen changes nothing.
 
-    ``brand_id`` puts the audit event in that brand's chain (an HQ manager lifting the freeze
-    from their brand's refund queue), so that the brand's security report counts it; without
-    it the event is the platform's (a superuser on the user list).
+    Who may lift it is the caller's check (superusers any freeze; a brand's HQ managers those of
+    their brand's rules: refunds.admin). The audit event goes into the chain of the brand that
+    froze the account (or the platform's), so that the report that counted the freeze counts its
+    end too.
     """
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
         if not locked.is_frozen:
             return locked
-        previous = locked.frozen_reason
+        previous, brand_id = locked.frozen_reason, locked.frozen_brand_id
         locked.is_frozen = False
         locked.frozen_reason = ""
         locked.frozen_at = None
-        locked.save(update_fields=["is_frozen", "frozen_reason", "frozen_at"])
+        locked.frozen_brand_id = None
+        locked.save(update_fields=["is_frozen", "frozen_reason", "frozen_at", "frozen_brand_id"])
         audit_record(
             action="account.unfrozen",
             actor=actor,
@@ -364,8 +368,9 @@ def user_unfreeze(
             data={"frozen_reason": previous},
             brand_id=brand_id,
         )
-    user.is_frozen, user.frozen_reason, user.frozen_at = False, "", None
+    user.is_frozen, user.frozen_reason, user.frozen_at, user.frozen_brand_id = False, "", None, None
     return locked
+
 
 
 # --- staff -------------------------------------------------------------------------------

@@ -8,9 +8,11 @@
   order and of the customer, the customer's last 30 days, risk flags, the policy it was decided by
   and its timeline; with "Approve" / "Reject" (a note; required to reject) and, for a failed
   refund, "Send again". Those POST to views that call ``refunds.services`` and nothing else.
-  When the customer's account is frozen (a risk rule, or a superuser), the screen says so and
-  the brand's HQ managers lift the freeze there, with a reason (``accounts.services.user_unfreeze``,
-  audited in the brand's chain); the queue filters requests by frozen customers.
+  When the customer's account is frozen, the screen says so; a freeze by one of this brand's risk
+  rules shows its reason and the brand's HQ managers lift it there, with a reason of their own
+  (``accounts.services.user_unfreeze``, audited in the brand's chain). A freeze of another brand's
+  or of the platform's is only named, and lifted by superusers. The queue filters requests by
+  frozen customers.
 - Refund policies: one per brand, kept by the brand's HQ managers; a change goes through
   ``refund_policy_update`` (which bumps the version and audits it), never ``save()``.
 """
@@ -332,7 +334,8 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
             "own_request": pending and reviewer and own,
             "may_retry": refund.status == RefundStatus.FAILED and reviewer,
             "customer_frozen": refund.customer.is_frozen,
-            "may_unfreeze": refund.customer.is_frozen and self.may_unfreeze(request, refund),
+            "freeze_is_ours": self.freeze_is_ours(request, refund),
+            "may_unfreeze": self.may_unfreeze(request, refund),
             "note_max": NOTE_MAX,
             "order_url": self._order_url(request, order),
         }
@@ -378,31 +381,42 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
         return HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))
 
     @staticmethod
-    def may_unfreeze(request, refund: RefundRequest) -> bool:
-        """HQ managers of the request's brand (and superusers): store managers see the freeze, HQ
-        lifts it. The caller has already checked that the request is in the user's scope."""
+    def freeze_is_ours(request, refund: RefundRequest) -> bool:
+        """Whether the customer's freeze is this brand's (one of its risk rules) or the reader is a
+        superuser: only then is its reason shown, and only then may it be lifted here."""
+        return request.user.is_superuser or refund.customer.frozen_brand_id == refund.brand_id
+
+    @staticmethod
+    def may_lift_freezes(request, refund: RefundRequest) -> bool:
+        """Superusers and the HQ managers of the request's brand (not store managers). The caller
+        has already checked that the request is in the user's scope."""
         return request.user.has_perm("accounts.unfreeze_user") and is_hq(request, brand_id=refund.brand_id)
+
+    def may_unfreeze(self, request, refund: RefundRequest) -> bool:
+        """The customer's freeze can be lifted here: it is this brand's (or the reader a superuser)
+        and the reader may lift freezes. A freeze of another brand's or of the platform stays."""
+        return (refund.customer.is_frozen and self.may_lift_freezes(request, refund)
+                and self.freeze_is_ours(request, refund))
 
     def unfreeze_view(self, request, object_id):
         refund = self.get_object(request, unquote(object_id))
         if refund is None:
             raise Http404
-        if not self.has_view_permission(request, refund) or not self.may_unfreeze(request, refund):
+        if not self.has_view_permission(request, refund) or not self.may_lift_freezes(request, refund):
             raise PermissionDenied
-        back = HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))
-        reason = request.POST.get("reason", "").strip()[:NOTE_MAX]
         customer = refund.customer
-        if not reason:
+        if not customer.is_frozen:
+            self.message_user(request, _("The customer's account is not frozen."), messages.WARNING)
+        elif not self.freeze_is_ours(request, refund):
+            raise PermissionDenied  # the form is not offered for it either
+        elif not (reason := request.POST.get("reason", "").strip()[:NOTE_MAX]):
             self.message_user(request, _("Say why the account is unfrozen: the reason is kept in the audit log."),
                               messages.ERROR)
-        elif not customer.is_frozen:
-            self.message_user(request, _("The customer's account is not frozen."), messages.WARNING)
         else:
-            user_unfreeze(user=customer, reason=reason, actor=request.user, ip=client_ip(request),
-                          brand_id=refund.brand_id)
+            user_unfreeze(user=customer, reason=reason, actor=request.user, ip=client_ip(request))
             self.message_user(request, _("Account %(phone)s unfrozen: the customer may order and ask for refunds "
                                          "again.") % {"phone": customer.masked_phone}, messages.SUCCESS)
-        return back
+        return HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))
 
     def approve_view(self, request, object_id):
         return self._decide(

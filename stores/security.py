@@ -1,6 +1,6 @@
 """stores' part of the 72-hour security report (``audit.security``): what people changed through
 the Django admin, from its log. A brand's report counts the changes of the brand's own staff
-(their ``StaffAssignment``); the platform's report counts everybody's, superusers included."""
+(their current ``StaffAssignment``, superusers excepted); the platform's report counts everybody's."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from audit.security import register_section
 def _back_office(brand_id, start, end):
     entries = LogEntry.objects.filter(action_time__gte=start, action_time__lt=end)
     if brand_id is not None:
-        entries = entries.filter(user__staff_assignment__brand_id=brand_id)
+        # Superusers act for the platform, even when they also have an assignment somewhere.
+        entries = entries.filter(user__staff_assignment__brand_id=brand_id, user__is_superuser=False)
     figures = entries.aggregate(
         n=Count("pk"),
         added=Count("pk", filter=Q(action_flag=ADDITION)),

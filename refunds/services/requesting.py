@@ -191,9 +191,9 @@ def _record(*, actor, order, customer, source, policy, order_lines, asks, reason
     if risk.freeze:
         freeze_events: list[dict] = []
         user_freeze(user=customer, reason=_("Refund risk rule: %(rules)s") % {"rules": risk.freeze_reason},
-                    actor=None, ip=ip, audit_events=freeze_events,
+                    actor=None, ip=ip, audit_events=freeze_events, brand_id=order.brand_id,
                     data={"refund": str(refund.pk), "rules": risk.freeze_reason})
-        events += [{**event, "brand_id": order.brand_id} for event in freeze_events]
+        events += freeze_events
     if risk.block:
         refund.block(why=f"blocked: {risk.freeze_reason}", at=now)
         events.append(refund_event(refund, "refund.blocked", actor=None, ip=ip, reason=risk.freeze_reason))

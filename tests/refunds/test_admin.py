@@ -273,7 +273,7 @@ def test_get_on_the_decision_urls_changes_nothing_and_post_needs_the_csrf_token(
 
 def test_hq_lifts_a_freeze_from_the_review_screen_with_a_reason_and_store_managers_cannot(
         client, hq_manager, store_manager, other_brand, customer, store, menu, big):
-    user_freeze(user=customer, reason="Refund risk rule: velocity")
+    user_freeze(user=customer, reason="Refund risk rule: velocity", brand_id=big.brand_id)  # this brand's rule
     client.force_login(hq_manager)
     assert _shown(client.get(reverse(QUEUE), {"customer_frozen": "yes"})) == [big.pk]
     assert _shown(client.get(reverse(QUEUE), {"customer_frozen": "no"})) == []
@@ -311,6 +311,34 @@ def test_hq_lifts_a_freeze_from_the_review_screen_with_a_reason_and_store_manage
     assert _messages(response) == ["The customer's account is not frozen."]
     assert AuditEvent.objects.filter(action="account.unfrozen").count() == 1
     assert order_for(customer, store, menu).pk
+
+
+def test_a_freeze_of_the_platform_or_another_brand_is_named_but_only_a_superuser_lifts_it(
+        client, hq_manager, other_brand, customer, big):
+    user_freeze(user=customer, reason="Chargeback at the bank")  # the platform's (a superuser)
+    client.force_login(hq_manager)
+    page = client.get(_change(big), **EN).content.decode()
+    assert "by another brand or the platform" in page and "A superuser can lift that freeze." in page
+    assert "Chargeback at the bank" not in page and _url("unfreeze", big) not in page
+    assert client.post(_url("unfreeze", big), {"reason": "fine"}).status_code == 403
+    customer.refresh_from_db()
+    assert customer.is_frozen and not AuditEvent.objects.filter(action="account.unfrozen").exists()
+
+    root = UserFactory(phone="13700000098", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    page = client.get(_change(big), **EN).content.decode()
+    assert "Chargeback at the bank" in page and _url("unfreeze", big) in page
+    assert client.post(_url("unfreeze", big), {"reason": "The bank withdrew it"}).status_code == 302
+    customer.refresh_from_db()
+    assert not customer.is_frozen
+    assert AuditEvent.objects.get(action="account.unfrozen").brand_id is None  # the platform's chain
+
+    # Frozen by another brand's rule: this brand's HQ cannot lift it either.
+    user_freeze(user=customer, reason="Refund risk rule: ratio", brand_id=other_brand.pk)
+    client.force_login(hq_manager)
+    assert client.post(_url("unfreeze", big), {"reason": "fine"}).status_code == 403
+    customer.refresh_from_db()
+    assert customer.is_frozen and customer.frozen_brand_id == other_brand.pk
 
 
 def test_a_failed_refund_is_sent_again_from_the_admin(client, paysim, hq_manager, customer, store, menu,

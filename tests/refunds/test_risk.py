@@ -45,6 +45,7 @@ def test_the_eleventh_request_in_an_hour_freezes_the_account_and_is_blocked(cust
     assert blocked.decision == "blocked: velocity"
     customer.refresh_from_db()
     assert customer.is_frozen and "velocity" in customer.frozen_reason
+    assert customer.frozen_brand_id == store.brand_id  # this brand's HQ may lift it
     assert OrderRefundTally.objects.get(order=order).committed == Decimal("125.00")  # the block holds nothing
     frozen = AuditEvent.objects.get(action="account.frozen")
     assert frozen.brand_id == store.brand_id and frozen.data["refund"] == str(blocked.pk)
@@ -59,7 +60,10 @@ def test_the_eleventh_request_in_an_hour_freezes_the_account_and_is_blocked(cust
         order_for(customer, store, menu)
     # HQ unfreezes (audited) and the customer may ask again.
     user_unfreeze(user=customer, reason="checked with the customer", actor=hq_manager)
-    assert AuditEvent.objects.filter(action="account.unfrozen", actor_id=hq_manager.pk).count() == 1
+    unfrozen = AuditEvent.objects.get(action="account.unfrozen", actor_id=hq_manager.pk)
+    assert unfrozen.brand_id == store.brand_id  # in the chain of the brand that froze it
+    customer.refresh_from_db()
+    assert not customer.is_frozen and customer.frozen_brand_id is None
 
 
 def test_many_accounts_from_one_subnet_are_flagged_and_frozen(store, menu):

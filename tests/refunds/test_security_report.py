@@ -116,7 +116,7 @@ def test_the_report_counts_risk_hits_frozen_accounts_wrong_codes_and_admin_chang
     # Two wrong tries of a refund code.
     order = paid(customer, store, menu)
     right = send_code(customer, order)
-    for wrong in {"000000", "111111"} - {right}:
+    for wrong in [code for code in ("000000", "111111", "222222") if code != right][:2]:
         with pytest.raises(SmsCodeInvalid):
             refund_request_create(actor=customer, order_id=order.pk, reason_code="changed_plans", code=wrong)
     # HQ lifts the freeze from the review screen and changes the policy in the admin (its log);
@@ -133,6 +133,7 @@ def test_the_report_counts_risk_hits_frozen_accounts_wrong_codes_and_admin_chang
         response = client.post(reverse("admin:refunds_refundpolicy_change", args=[policy.pk]), form)
     assert response.status_code == 302
     root = StaffFactory(phone="13700000099", role=Role.HQ_MANAGER, is_superuser=True)
+    StaffAssignmentFactory(user=root, brand=brand)  # a superuser acts for the platform all the same
     LogEntry.objects.log_actions(root.pk, [store], CHANGE, change_message="opening hours")
 
     now = timezone.now()

@@ -1,6 +1,6 @@
 """``manage.py security_report``: write the security reports now (the platform's and each active
 brand's, for the last 72 hours), whatever the schedule says, and print where they can be read.
-The hourly task keeps its own 72-hour rhythm (``security_reports_due``)."""
+The hourly task (``security_reports_due``) then writes the next ones 72 hours after these."""
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
