@@ -126,4 +126,5 @@ class SecurityReport(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.period_start:%Y-%m-%d %H:%M} – {self.period_end:%Y-%m-%d %H:%M}"
+        start, end = timezone.localtime(self.period_start), timezone.localtime(self.period_end)
+        return f"{start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}"

@@ -212,7 +212,7 @@ class PaymentEventKind(models.TextChoices):
     NOTIFICATION = "notification", _("Provider notification")
     QUERY = "query", _("Query")
     START = "start", _("Payment started")
-    CLOSE = "close", _("Close")
+    CLOSE = "close", _("Payment closed")
     REFUND = "refund", _("Refund request")
     REFUND_QUERY = "refund_query", _("Refund query")
     CONFIRM = "confirm", _("Confirmed by staff")

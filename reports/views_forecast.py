@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from config.api import DomainError
@@ -195,7 +195,8 @@ def forecast_csv(request):
             _("Dish code"), _("Dish"), _("Model"), _("WAPE (%)"), _("Baseline WAPE (%)"), _("Sold last 7 days"),
             *[_("Forecast %(day)s") % {"day": d.isoformat()} for d in days],
             _("Stock now (empty: unlimited)"), _("Daily stock"),
-            _("Suggested daily stock for %(day)s") % {"day": stock_day.isoformat()}, _("Change"),
+            _("Suggested daily stock for %(day)s") % {"day": stock_day.isoformat()},
+            pgettext("stock forecast", "Change"),
         ]
         for row in rows:
             s, f = row["s"], row["s"].forecast

@@ -343,7 +343,9 @@ class OptionGroup(models.Model):
 
 class Option(models.Model):
     brand = models.ForeignKey(Brand, on_delete=models.PROTECT, related_name="+", verbose_name=_("brand"))
-    group = models.ForeignKey(OptionGroup, on_delete=models.CASCADE, related_name="options", verbose_name=_("group"))
+    group = models.ForeignKey(
+        OptionGroup, on_delete=models.CASCADE, related_name="options", verbose_name=_("option group")
+    )
     name_zh = models.CharField(_("name (Chinese)"), max_length=50)
     name_en = models.CharField(_("name (English)"), max_length=50, blank=True)
     price_delta = models.DecimalField(_("price change"), **MONEY, default=Decimal("0.00"))
