@@ -345,7 +345,7 @@ def user_unfreeze(*, user: User, reason: str = "", actor: User | None = None, ip
     """Lift a freeze. Unfreezing an account that is not frozen changes nothing.
 
     Who may lift it is the caller's check (superusers any freeze; a brand's HQ managers those of
-    their brand's rules: refunds.admin). The audit event goes into the chain of the brand that
+    their brand's rules: refunds.services.freezing). The audit event goes into the chain of the brand that
     froze the account (or the platform's), so that the report that counted the freeze counts its
     end too.
     """
@@ -370,7 +370,6 @@ def user_unfreeze(*, user: User, reason: str = "", actor: User | None = None, ip
         )
     user.is_frozen, user.frozen_reason, user.frozen_at, user.frozen_brand_id = False, "", None, None
     return locked
-
 
 
 # --- staff -------------------------------------------------------------------------------

@@ -10,8 +10,8 @@
   refund, "Send again". Those POST to views that call ``refunds.services`` and nothing else.
   When the customer's account is frozen, the screen says so; a freeze by one of this brand's risk
   rules shows its reason and the brand's HQ managers lift it there, with a reason of their own
-  (``accounts.services.user_unfreeze``, audited in the brand's chain). A freeze of another brand's
-  or of the platform's is only named, and lifted by superusers. The queue filters requests by
+  (``refund_customer_unfreeze``, audited in the brand's chain). A freeze of another brand's or
+  of the platform's is only named, and lifted by superusers. The queue filters requests by
   frozen customers.
 - Refund policies: one per brand, kept by the brand's HQ managers; a change goes through
   ``refund_policy_update`` (which bumps the version and audits it), never ``save()``.
@@ -34,7 +34,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
-from accounts.services import user_unfreeze
 from accounts.validators import normalize_phone
 from config.api import DomainError
 from config.net import client_ip
@@ -44,6 +43,7 @@ from payments.gateways import registry
 from payments.models import Payment
 from stores.admin.scoping import ScopedAdmin, is_hq, user_brand_id
 
+from .errors import RefundForbidden
 from .models import RefundPolicy, RefundRequest, RefundStatus
 from .selectors import (
     customer_refund_stats,
@@ -53,8 +53,9 @@ from .selectors import (
     refund_list_for_order,
     refund_timeline,
 )
-from .services import refund_approve, refund_policy_update, refund_reject, refund_retry
+from .services import refund_approve, refund_customer_unfreeze, refund_policy_update, refund_reject, refund_retry
 from .services.approving import NOTE_MAX, may_review
+from .services.freezing import freeze_is_brands, may_unfreeze
 from .services.policy_admin import EDITABLE
 
 RISK_RULES = {
@@ -116,36 +117,36 @@ def policy_rows(snapshot, prefix: str = "") -> list[tuple[str, str]]:
 # --- Refund requests: the review queue ----------------------------------------------------------
 
 
-class EscalatedFilter(admin.SimpleListFilter):
-    title = _("escalated to HQ")
-    parameter_name = "escalated"
+class _YesNoFilter(admin.SimpleListFilter):
+    """Rows where ``condition`` holds ("yes") or does not ("no")."""
+
+    condition: Q
+    labels = (_("Yes"), _("No"))
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Yes")), ("no", _("No"))]
+        return [("yes", self.labels[0]), ("no", self.labels[1])]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(escalated_at__isnull=False)
+            return queryset.filter(self.condition)
         if self.value() == "no":
-            return queryset.filter(escalated_at__isnull=True)
+            return queryset.exclude(self.condition)
         return queryset
 
 
-class FrozenCustomerFilter(admin.SimpleListFilter):
+class EscalatedFilter(_YesNoFilter):
+    title = _("escalated to HQ")
+    parameter_name = "escalated"
+    condition = Q(escalated_at__isnull=False)
+
+
+class FrozenCustomerFilter(_YesNoFilter):
     """The requests of customers whose account is frozen now: where HQ finds them to unfreeze."""
 
     title = _("customer's account")
     parameter_name = "customer_frozen"
-
-    def lookups(self, request, model_admin):
-        return [("yes", _("frozen")), ("no", _("not frozen"))]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(customer__is_frozen=True)
-        if self.value() == "no":
-            return queryset.filter(customer__is_frozen=False)
-        return queryset
+    condition = Q(customer__is_frozen=True)
+    labels = (_("frozen"), _("not frozen"))
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -334,8 +335,8 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
             "own_request": pending and reviewer and own,
             "may_retry": refund.status == RefundStatus.FAILED and reviewer,
             "customer_frozen": refund.customer.is_frozen,
-            "freeze_is_ours": self.freeze_is_ours(request, refund),
-            "may_unfreeze": self.may_unfreeze(request, refund),
+            "freeze_is_ours": freeze_is_brands(user, refund),
+            "may_unfreeze": may_unfreeze(user, refund),
             "note_max": NOTE_MAX,
             "order_url": self._order_url(request, order),
         }
@@ -380,40 +381,20 @@ class RefundRequestAdmin(ReadOnlyScopedAdmin):
                               messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))
 
-    @staticmethod
-    def freeze_is_ours(request, refund: RefundRequest) -> bool:
-        """Whether the customer's freeze is this brand's (one of its risk rules) or the reader is a
-        superuser: only then is its reason shown, and only then may it be lifted here."""
-        return request.user.is_superuser or refund.customer.frozen_brand_id == refund.brand_id
-
-    @staticmethod
-    def may_lift_freezes(request, refund: RefundRequest) -> bool:
-        """Superusers and the HQ managers of the request's brand (not store managers). The caller
-        has already checked that the request is in the user's scope."""
-        return request.user.has_perm("accounts.unfreeze_user") and is_hq(request, brand_id=refund.brand_id)
-
-    def may_unfreeze(self, request, refund: RefundRequest) -> bool:
-        """The customer's freeze can be lifted here: it is this brand's (or the reader a superuser)
-        and the reader may lift freezes. A freeze of another brand's or of the platform stays."""
-        return (refund.customer.is_frozen and self.may_lift_freezes(request, refund)
-                and self.freeze_is_ours(request, refund))
-
     def unfreeze_view(self, request, object_id):
         refund = self.get_object(request, unquote(object_id))
         if refund is None:
             raise Http404
-        if not self.has_view_permission(request, refund) or not self.may_lift_freezes(request, refund):
+        if not self.has_view_permission(request, refund):
             raise PermissionDenied
-        customer = refund.customer
-        if not customer.is_frozen:
-            self.message_user(request, _("The customer's account is not frozen."), messages.WARNING)
-        elif not self.freeze_is_ours(request, refund):
-            raise PermissionDenied  # the form is not offered for it either
-        elif not (reason := request.POST.get("reason", "").strip()[:NOTE_MAX]):
-            self.message_user(request, _("Say why the account is unfrozen: the reason is kept in the audit log."),
-                              messages.ERROR)
+        try:
+            customer = refund_customer_unfreeze(actor=request.user, refund_id=refund.pk,
+                                                reason=request.POST.get("reason", ""), ip=client_ip(request))
+        except RefundForbidden:
+            raise PermissionDenied from None  # the form is not offered to them either
+        except DomainError as error:
+            self.message_user(request, _error_text(error), messages.ERROR)
         else:
-            user_unfreeze(user=customer, reason=reason, actor=request.user, ip=client_ip(request))
             self.message_user(request, _("Account %(phone)s unfrozen: the customer may order and ask for refunds "
                                          "again.") % {"phone": customer.masked_phone}, messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:refunds_refundrequest_change", args=[refund.pk]))

@@ -16,6 +16,7 @@ from .executing import (
     refund_sync,
     refunds_sweep,
 )
+from .freezing import refund_customer_unfreeze
 from .policy_admin import refund_policy_update
 from .requesting import refund_code_send, refund_request_create
 
@@ -24,6 +25,7 @@ __all__ = [
     "refund_approve",
     "refund_change_destination",
     "refund_code_send",
+    "refund_customer_unfreeze",
     "refund_escalate",
     "refund_policy_update",
     "refund_reject",

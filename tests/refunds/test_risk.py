@@ -118,3 +118,37 @@ def test_a_high_refund_ratio_sends_even_a_small_request_to_review(customer, stor
     assert "risk: ratio" in third.decision
     third.customer.refresh_from_db()
     assert not third.customer.is_frozen  # review only
+
+
+def test_lifting_a_freeze_from_a_request_is_the_brands_hq_s_with_a_reason(customer, store, menu, hq_manager,
+                                                                          store_manager, other_brand):
+    from accounts.services import user_freeze
+    from refunds.errors import RefundForbidden, RefundInvalid, RefundNotFound
+    from refunds.services import refund_customer_unfreeze
+
+    refund = ask(customer, paid(customer, store, menu, noodles=6))  # waiting for review
+    user_freeze(user=customer, reason="Refund risk rule: ratio", brand_id=other_brand.pk)
+    for actor, code in [(store_manager, "not_hq"), (hq_manager, "not_our_freeze")]:  # the latter: another brand's
+        with pytest.raises(RefundForbidden) as exc:
+            refund_customer_unfreeze(actor=actor, refund_id=refund.pk, reason="fine")
+        assert exc.value.code == code
+    customer.refresh_from_db()
+    customer.frozen_brand_id = store.brand_id  # as this brand's rule would have
+    customer.save(update_fields=["frozen_brand_id"])
+    with pytest.raises(RefundInvalid) as exc:
+        refund_customer_unfreeze(actor=hq_manager, refund_id=refund.pk, reason="  ")
+    assert exc.value.code == "reason_required"
+    with pytest.raises(RefundNotFound):
+        refund_customer_unfreeze(actor=hq_manager, refund_id="nonsense", reason="fine")
+    customer.refresh_from_db()
+    assert customer.is_frozen and not AuditEvent.objects.filter(action="account.unfrozen").exists()
+
+    unfrozen = refund_customer_unfreeze(actor=hq_manager, refund_id=refund.pk, reason="a kitchen mistake",
+                                        ip="10.0.0.9")
+    assert not unfrozen.is_frozen
+    event = AuditEvent.objects.get(action="account.unfrozen")
+    assert (event.actor_id, event.brand_id, event.ip, event.reason) == (
+        hq_manager.pk, store.brand_id, "10.0.0.9", "a kitchen mistake")
+    with pytest.raises(RefundNotAllowed) as exc:
+        refund_customer_unfreeze(actor=hq_manager, refund_id=refund.pk, reason="again")
+    assert exc.value.code == "not_frozen" and exc.value.status_code == 409
